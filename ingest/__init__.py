@@ -1,0 +1,1 @@
+"""Turn documents into a searchable Chroma index: clean → sections → chunks → vectors."""

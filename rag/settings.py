@@ -1,0 +1,96 @@
+"""The one Settings object: every knob citeqa has, read from CITEQA_* environment variables.
+
+Built once by `load_settings()` at an entry point (the CLI, `rag.ask`'s default engine, the
+test fixtures) and passed down; nothing else reads the environment. Every default runs
+offline: embedded Chroma under the project's data folder, the bundled MiniLM embedder,
+extractive answers. One setting switches each backend: `CITEQA_CHROMA_URL` means a Chroma
+server, `CITEQA_LLM_BASE_URL` (or OpenAI's own `OPENAI_BASE_URL`/`OPENAI_API_KEY`) means
+generated answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+BUNDLED_CORPUS = PROJECT_DIR / "data" / "corpus" / "national-informatization-strategy-2006-2020.txt"
+
+
+class Settings(BaseSettings):
+    """citeqa's configuration; each field is the env var CITEQA_<FIELD NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="CITEQA_", extra="ignore", frozen=True)
+
+    corpus: list[Path] = Field(
+        default_factory=lambda: [BUNDLED_CORPUS],
+        description="Documents indexed on first use (JSON list of paths); the bundled Strategy.",
+    )
+    data_dir: Path = Field(
+        default=PROJECT_DIR / "data" / "index",
+        description="Folder for the embedded Chroma database and the keyword index.",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (`chroma run`), e.g. http://127.0.0.1:8000. "
+        "Unset: embedded Chroma in data_dir.",
+    )
+    collection: str = Field(default="citeqa", description="Chroma collection name.")
+    chunk_tokens: int = Field(
+        default=160, ge=32, le=512,
+        description="Largest chunk, in cl100k tokens (MiniLM reads 256 word pieces at most).",
+    )
+    chunk_overlap_tokens: int = Field(
+        default=32, ge=0, le=256,
+        description="Tokens of trailing sentences repeated at the start of the next chunk.",
+    )
+    top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
+    retrieval_mode: Literal["hybrid", "dense", "keyword"] = Field(
+        default="hybrid", description="hybrid (BM25 + dense, fused), dense or keyword."
+    )
+    answer_mode: Literal["auto", "extractive", "generative"] = Field(
+        default="auto",
+        description="auto: generative when an LLM endpoint is configured, else extractive.",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CITEQA_LLM_BASE_URL", "OPENAI_BASE_URL"),
+        description="OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, llama.cpp server). "
+        "Also read from OPENAI_BASE_URL.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CITEQA_LLM_API_KEY", "OPENAI_API_KEY"),
+        description="API key for the endpoint; also read from OPENAI_API_KEY. "
+        "A key alone means api.openai.com.",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Model name sent to the endpoint.")
+    llm_context_window: int = Field(
+        default=8192, ge=1024, description="The model's context window in tokens."
+    )
+    llm_max_answer_tokens: int = Field(default=512, ge=16, description="Answer length cap.")
+    llm_timeout_s: float = Field(
+        default=30.0, gt=0, description="Per-request timeout; the offline answer is shown after."
+    )
+    llm_max_retries: int = Field(default=1, ge=0, le=5, description="Retries per request.")
+    ui_host: str = Field(default="127.0.0.1", description="Address the Gradio page binds.")
+    ui_port: int = Field(default=7860, ge=0, le=65535, description="Port of the Gradio page.")
+    auth: SecretStr | None = Field(
+        default=None, description="Optional page login as user:password."
+    )
+    ui_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Answers generated at once on the page."
+    )
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when generated answers are possible (a base URL or an API key is set)."""
+        return bool(self.llm_base_url or self.llm_api_key)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (CITEQA_*) once; keyword overrides win (CLI flags, tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

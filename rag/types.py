@@ -1,0 +1,93 @@
+"""The values citeqa's public API returns: frozen, plain, JSON-ready (no llama-index types).
+
+`Answer` is what `rag.ask()` returns; `Passage` is one retrieved chunk of the document;
+`AnswerSentence` is one sentence of the answer with the citations it carries and how well
+the cited passages support it (the answer-time citation check, see `rag.cite`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+AnswerMode = Literal["auto", "extractive", "generative"]
+RetrievalMode = Literal["hybrid", "dense", "keyword"]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One chunk of a document, as retrieved.
+
+    `start`/`end` are character offsets into the cleaned document text, so
+    `clean_text[start:end] == text`. `score` is the retrieval score (higher is better; its
+    scale depends on the retrieval mode). `duplicate_of` names the chunk this one repeats.
+    """
+
+    chunk_id: str
+    doc: str
+    doc_title: str
+    section: str
+    part: str
+    section_number: str
+    text: str
+    start: int
+    end: int
+    score: float = 0.0
+    duplicate_of: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of an answer.
+
+    `citations` are 1-based numbers into `Answer.citations`. `support` is the support score of
+    the best cited passage (0..1, see `rag.cite`); `is_supported` is whether it passes the
+    calibrated threshold. Unsupported sentences keep their text but carry no citation.
+    """
+
+    text: str
+    citations: tuple[int, ...]
+    support: float
+    is_supported: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `rag.ask()` returns.
+
+    `answer` carries inline markers [1], [2] that index `citations` (1-based). `retrieved` is
+    everything retrieved, best first. `refused` is True when the answer is that the document
+    does not say. `answerer` names who wrote it ("extractive" or "generative:<model>");
+    `notices` are short messages for the reader (e.g. the LLM failed and the offline answer is
+    shown instead). `question` is the standalone question actually searched (after follow-up
+    rewriting and translation), `original_question` what the user typed.
+    """
+
+    question: str
+    original_question: str
+    answer: str
+    citations: list[Passage]
+    retrieved: list[Passage]
+    refused: bool
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    answerer: str = "extractive"
+    notices: list[str] = field(default_factory=list)
+    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange in a conversation, for follow-up questions."""
+
+    question: str
+    answer: str
