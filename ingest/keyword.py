@@ -1,0 +1,81 @@
+"""The keyword side of hybrid retrieval: a BM25 index (bm25s) over the stored chunks.
+
+Tokens are lower-cased, English stop words dropped and words Snowball-stemmed (PyStemmer), so
+"informatize", "informatization" and "Informatizing" meet. Each chunk is indexed with its
+section path in front: headings like "E-commerce action plans" carry the words readers ask with.
+The index is derived from the chunks in Chroma and cached on local disk under the manifest's
+fingerprint, so a Chroma server needs no extra storage and a stale cache is never read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ingest.chunk import Chunk
+
+_CHUNK_IDS = "chunk_ids.json"
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def keyword_text(chunk: Chunk) -> str:
+    """What BM25 indexes for a chunk: its section path, then its text."""
+    return f"{chunk.section_path}\n{chunk.text}"
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Stemmed, stop-word-free tokens of each text."""
+    import bm25s
+
+    tokens: list[list[str]] = bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return tokens
+
+
+class KeywordIndex:
+    """BM25 over a fixed list of chunk ids; scores every chunk for a query."""
+
+    def __init__(self, chunk_ids: list[str], bm25: Any) -> None:
+        self.chunk_ids = chunk_ids
+        self._bm25 = bm25
+
+    @classmethod
+    def build(cls, chunks: Sequence[Chunk]) -> KeywordIndex:
+        import bm25s
+
+        bm25 = bm25s.BM25()
+        bm25.index(tokenize([keyword_text(c) for c in chunks]), show_progress=False)
+        return cls([c.chunk_id for c in chunks], bm25)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._bm25.save(str(folder))
+        (folder / _CHUNK_IDS).write_text(json.dumps(self.chunk_ids), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> KeywordIndex:
+        import bm25s
+
+        chunk_ids = json.loads((folder / _CHUNK_IDS).read_text(encoding="utf-8"))
+        return cls(chunk_ids, bm25s.BM25.load(str(folder)))
+
+    def scores(self, query: str) -> npt.NDArray[np.float32]:
+        """BM25 score of every chunk (aligned with chunk_ids); zeros if no query word is known."""
+        tokens = tokenize([query])[0]
+        known = [t for t in tokens if t in self._bm25.vocab_dict]
+        if not known:
+            return np.zeros(len(self.chunk_ids), dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
