@@ -35,6 +35,8 @@ _WORD = re.compile(r"[a-z0-9]+")
 # sentence); every other pair of its paragraphs scores 0.28 or less.
 DUPLICATE_JACCARD = 0.5
 _MIN_DUPLICATE_WORDS = 20
+# Lines this short without end punctuation are fragments (names, dates, headings).
+_FRAGMENT_WORDS = 12
 
 
 @dataclass(frozen=True)
@@ -125,13 +127,29 @@ def _sentences(text: str, paragraph: _Span) -> list[_Span]:
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) offsets of the sentences of text[start:end], paragraph by paragraph."""
+    """(start, end) offsets of the sentences of text[start:end], paragraph by paragraph.
+
+    Runs of short unpunctuated lines (a signature block: issuer, issuer, date) are joined into
+    one unit, since none of them means much alone.
+    """
     end = len(text) if end is None else end
-    return [
+    units = [
         (sentence.start, sentence.end)
         for paragraph in _paragraphs(text, start, end)
         for sentence in _sentences(text, paragraph)
     ]
+    joined: list[tuple[int, int]] = []
+    for unit in units:
+        if joined and _is_fragment(text, joined[-1]) and _is_fragment(text, unit):
+            joined[-1] = (joined[-1][0], unit[1])
+        else:
+            joined.append(unit)
+    return joined
+
+
+def _is_fragment(text: str, span: tuple[int, int]) -> bool:
+    piece = text[span[0] : span[1]].rstrip()
+    return len(piece.split()) <= _FRAGMENT_WORDS and piece[-1:] not in ".!?;:"
 
 
 def _fit(text: str, span: _Span, max_tokens: int) -> list[_Span]:

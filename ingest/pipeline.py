@@ -52,9 +52,13 @@ class IngestSummary:
     seconds: float
 
 
+# Bump when the keyword index or sentence index is built differently: old caches are ignored.
+DERIVED_VERSION = 2
+
+
 def derived_dir(data_dir: Path, manifest: Manifest) -> Path:
     """Where the keyword index and sentence vectors of this exact index state live."""
-    return data_dir / "derived" / manifest.fingerprint
+    return data_dir / "derived" / f"v{DERIVED_VERSION}-{manifest.fingerprint}"
 
 
 def doc_id_for(path: Path) -> str:

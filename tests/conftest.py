@@ -1,0 +1,100 @@
+"""Shared fixtures: real parts only (the real corpus, embedder, Chroma, HTTP servers).
+
+- `clean_env` (autouse): no CITEQA_*/OPENAI_* variable of the developer's leaks into a test.
+- `index_dir`/`settings`/`engine` (session): one index of the bundled Strategy, built once
+  with the real MiniLM embedder into embedded Chroma in a temporary folder.
+- `chroma_server` (session): a real `chroma run` on a free 127.0.0.1 port, stopped by its pid.
+- `chat_server` (session): the scripted OpenAI-compatible server of tests/openai_server.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.embed import MiniLMEmbedder
+from rag import QAEngine, Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "data" / "corpus" / "national-informatization-strategy-2006-2020.txt"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("CITEQA_", "OPENAI_")):
+            monkeypatch.delenv(name)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: MiniLMEmbedder) -> Path:
+    """A data dir holding the index of the bundled corpus (built once per test session)."""
+    folder = tmp_path_factory.mktemp("index")
+    QAEngine(load_settings(data_dir=folder), embedder=embedder).warm_up()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def settings(index_dir: Path) -> Settings:
+    return load_settings(data_dir=index_dir)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings, embedder: MiniLMEmbedder) -> QAEngine:
+    engine = QAEngine(settings, embedder=embedder)
+    engine.warm_up()
+    return engine
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real `chroma run` server on a free loopback port."""
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("chroma-server")
+    process = subprocess.Popen(
+        [chroma, "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"chroma run exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError("chroma run did not start listening within 60 s")
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,1 @@
+"""The people-facing layer: the `citeqa` command and the Gradio chat page."""

@@ -1,0 +1,173 @@
+"""The `citeqa` command: ingest | ask | ui | eval, a thin layer over the rag and eval APIs.
+
+Settings come from the environment (CITEQA_*) once, here, with flags overriding them. Every
+CiteqaError becomes one line on stderr and exit code 1; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from rag import Answer, CiteqaError, QAEngine, Settings, load_settings
+
+EXAMPLES = {
+    "ingest": "example: citeqa ingest                 # the bundled Strategy\n"
+    "         citeqa ingest notes.md report.html --rebuild",
+    "ask": 'example: citeqa ask "What share of GDP did the information industry reach in 2005?"\n'
+    '         citeqa ask --json --k 8 "What are the strategic objectives for 2020?"',
+    "ui": "example: citeqa ui --port 7860",
+    "eval": "example: citeqa eval --retrieval hybrid,dense,keyword --compare eval/runs/last/results.json",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="citeqa",
+        description="Ask questions of a policy document; every answer cites its passages.",
+        epilog="Settings come from CITEQA_* environment variables (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser(
+        "ingest",
+        help="index documents (default: the bundled Strategy)",
+        epilog=EXAMPLES["ingest"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ingest.add_argument("paths", nargs="*", type=Path, help=".txt, .md or .html files")
+    ingest.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+
+    ask = commands.add_parser(
+        "ask",
+        help="answer one question with cited passages",
+        epilog=EXAMPLES["ask"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ask.add_argument("question", help="the question, in quotes")
+    ask.add_argument("--k", type=int, default=None, help="passages to retrieve (default 5)")
+    ask.add_argument(
+        "--mode",
+        choices=["auto", "extractive", "generative"],
+        default=None,
+        help="who answers: auto (LLM if configured), extractive (offline) or generative",
+    )
+    ask.add_argument(
+        "--retrieval", choices=["hybrid", "dense", "keyword"], default=None, help="retrieval mode"
+    )
+    ask.add_argument("--json", action="store_true", help="print the whole result as JSON")
+
+    ui = commands.add_parser(
+        "ui",
+        help="start the chat page (127.0.0.1 by default)",
+        epilog=EXAMPLES["ui"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ui.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=None, help="port (default 7860)")
+
+    from eval.command import add_eval_arguments
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="score answers against a QA set and write a report",
+        epilog=EXAMPLES["eval"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_eval_arguments(evaluate)
+    return parser
+
+
+def print_answer(answer: Answer) -> None:
+    print(answer.answer)
+    for notice in answer.notices:
+        print(f"note: {notice}")
+    passages = answer.citations or answer.retrieved[:3]
+    if passages:
+        print()
+        print("Sources:" if answer.citations else "Closest passages (none cited):")
+    for number, passage in enumerate(passages, 1):
+        label = f"[{number}]" if answer.citations else " -"
+        excerpt = " ".join(passage.text.split())
+        excerpt = excerpt if len(excerpt) <= 240 else excerpt[:237] + "…"
+        print(f"{label} {passage.section}  (chars {passage.start}-{passage.end})")
+        print(f"    {excerpt}")
+
+
+def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.pipeline import build_index
+
+    engine = QAEngine(settings)
+    paths = list(args.paths) or list(settings.corpus)
+    summary = build_index(
+        paths,
+        engine.open_store(),
+        engine.embedder,
+        engine.chunk_params,
+        settings.data_dir,
+        rebuild=args.rebuild,
+        show_progress=True,
+    )
+    where = settings.chroma_url or str(settings.data_dir)
+    skipped = f", {len(summary.skipped_documents)} unchanged (skipped)" if summary.skipped_documents else ""
+    print(
+        f"indexed {summary.documents} document(s){skipped}: {summary.chunks} chunks in "
+        f"{summary.sections} sections, {summary.embedded_chunks} embedded, "
+        f"{summary.seconds:.1f} s → {where}"
+    )
+    return 0
+
+
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    engine = QAEngine(settings)
+    answer = engine.ask(args.question, top_k=args.k, mode=args.mode, retrieval=args.retrieval)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print_answer(answer)
+    return 0
+
+
+def run_ui(args: argparse.Namespace, settings: Settings) -> int:
+    from ui.app import build_app, launch
+
+    engine = QAEngine(settings)
+    engine.warm_up()
+    launch(build_app(engine, settings), settings, host=args.host, port=args.port)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command == "ingest":
+            return run_ingest(args, settings)
+        if args.command == "ask":
+            return run_ask(args, settings)
+        if args.command == "ui":
+            return run_ui(args, settings)
+        from eval.command import run_eval_command
+
+        return run_eval_command(args, settings)
+    except CiteqaError as error:
+        print(f"citeqa: error: {error}", file=sys.stderr)
+        return 1
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = "_".join(str(part) for part in first["loc"]).upper()
+        print(f"citeqa: error: setting CITEQA_{where}: {first['msg']}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("citeqa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
