@@ -10,6 +10,7 @@ fingerprint, so a Chroma server needs no extra storage and a stale cache is neve
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,10 @@ from ingest.chunk import Chunk
 _CHUNK_IDS = "chunk_ids.json"
 
 
+# bm25s's default token pattern: words of two or more letters or digits.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
 @lru_cache(maxsize=1)
 def _stemmer() -> Any:
     import Stemmer
@@ -30,19 +35,30 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
 def keyword_text(chunk: Chunk) -> str:
     """What BM25 indexes for a chunk: its section path, then its text."""
     return f"{chunk.section_path}\n{chunk.text}"
 
 
+@lru_cache(maxsize=8192)
+def stems(text: str) -> tuple[str, ...]:
+    """Lower-cased, stop-word-free, Snowball-stemmed tokens of text (cached: answer sentences
+    are scored again and again)."""
+    stop = _stopwords()
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
+    return tuple(_stemmer().stemWords(words))
+
+
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Stemmed, stop-word-free tokens of each text."""
-    import bm25s
-
-    tokens: list[list[str]] = bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
-    )
-    return tokens
+    return [list(stems(text)) for text in texts]
 
 
 class KeywordIndex:
@@ -75,7 +91,7 @@ class KeywordIndex:
     def scores(self, query: str) -> npt.NDArray[np.float32]:
         """BM25 score of every chunk (aligned with chunk_ids); zeros if no query word is known."""
         tokens = tokenize([query])[0]
-        known = [t for t in tokens if t in self._bm25.vocab_dict]
+        known = [t for t in tokens if t in self._bm25.vocab_dict]  # unknown words score 0
         if not known:
             return np.zeros(len(self.chunk_ids), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)

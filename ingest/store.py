@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -122,9 +123,14 @@ class ChunkStore:
         self._documents = client.get_or_create_collection(
             f"{name}_documents", embedding_function=None
         )
+
+    @cached_property
+    def _vector_store(self) -> Any:
+        # Imported on first write only: llama-index takes ~1.6 s to import, and a process
+        # that only answers questions reads the collection directly.
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
+        return ChromaVectorStore(chroma_collection=self._collection)
 
     # --- manifest -------------------------------------------------------------------------
     def manifest(self) -> Manifest | None:
@@ -189,6 +195,7 @@ class ChunkStore:
                 self._client.delete_collection(name)
             except Exception:  # missing already: nothing to drop
                 pass
+        self.__dict__.pop("_vector_store", None)
         self.__init__(self._client, self.name)  # type: ignore[misc]
 
     # --- reads ----------------------------------------------------------------------------
@@ -211,6 +218,20 @@ class ChunkStore:
                 result["documents"][0], result["metadatas"][0], result["distances"][0]
             )
         ]
+
+    def nearest(self, vector: Matrix, k: int) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the k chunks nearest to vector, best first.
+
+        Asks Chroma for ids and distances only: fetching texts and metadata triples the
+        query time, and the caller already holds every chunk in memory. The caller keeps k at
+        most the number of stored chunks (counting would cost another round trip).
+        """
+        if k <= 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[[float(x) for x in vector]], n_results=k, include=["distances"]
+        )
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
 
     def all_chunks(self) -> list[Chunk]:
         """Every stored chunk, in document order."""

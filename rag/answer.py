@@ -11,6 +11,7 @@ the engine turns into an offline answer plus a notice.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -18,7 +19,7 @@ from typing import Protocol
 from ingest.chunk import count_tokens
 from ingest.embed import Matrix
 from ingest.errors import LLMError
-from ingest.keyword import tokenize
+from ingest.keyword import stems
 from ingest.sentences import SentenceIndex
 from rag import prompts
 from rag.types import Passage, Turn
@@ -33,6 +34,20 @@ REFUSAL_THRESHOLD = 0.45
 # Extra sentences must score this close to the best one: keeps answers on the question.
 KEEP_RELATIVE = 0.85
 MAX_SENTENCES = 3
+# Questions that ask for a date or a quantity favour sentences that hold one: "When was the
+# notice issued?" shares no word with "19 March 2006". The bonus is small next to the
+# 0..1 score so it only breaks near-ties.
+ANSWER_TYPE_BONUS = 0.1
+_ASKS_DATE = re.compile(r"\b(when|what (year|date|day)|which year|date)\b", re.IGNORECASE)
+_ASKS_NUMBER = re.compile(
+    r"\b(how (many|much)|what (share|percentage|proportion|number|figure)|per ?cent|%)", re.IGNORECASE
+)
+# A year on its own counts, a span of years ("2006-2020", a title) does not.
+_HAS_DATE = re.compile(
+    r"(?<![-\d])(1[89]\d\d|20\d\d)(?![-\d])|\b(January|February|March|April|May|June|July|August|September"
+    r"|October|November|December)\b"
+)
+_HAS_NUMBER = re.compile(r"\d+(\.\d+)?\s*(%|per ?cent)|\b\d")
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,8 @@ class ScoredSentence:
 
 
 def content_words(text: str) -> set[str]:
-    return set(tokenize([text])[0]) - {""}
+    """The stemmed content words of a text (the same tokens BM25 sees)."""
+    return set(stems(text))
 
 
 class ExtractiveAnswerer:
@@ -95,9 +111,11 @@ class ExtractiveAnswerer:
     ) -> list[ScoredSentence]:
         """Every distinct sentence of the passages, scored against the question, best first."""
         question_words = content_words(question)
+        wanted = [has for asks, has in ((_ASKS_DATE, _HAS_DATE), (_ASKS_NUMBER, _HAS_NUMBER)) if asks.search(question)]
         seen: set[tuple[int, int]] = set()
         scored: list[ScoredSentence] = []
         for index, passage in enumerate(passages):
+            title_words = content_words(passage.section)
             rows = self._rows_by_chunk.get(passage.chunk_id, [])
             if not rows:
                 continue
@@ -108,12 +126,10 @@ class ExtractiveAnswerer:
                     continue
                 seen.add(span)
                 text = self._sentences.texts[row]
-                overlap = (
-                    len(question_words & content_words(text)) / len(question_words)
-                    if question_words
-                    else 0.0
-                )
+                overlap = _overlap(question_words, content_words(text), title_words)
                 score = COSINE_WEIGHT * float(cosine) + (1 - COSINE_WEIGHT) * overlap
+                if any(pattern.search(text) for pattern in wanted):
+                    score += ANSWER_TYPE_BONUS
                 scored.append(ScoredSentence(index, span[0], span[1], text, score))
         return sorted(scored, key=lambda s: -s.score)
 
@@ -123,6 +139,22 @@ class ExtractiveAnswerer:
             return Draft(REFUSAL_TEXT, refused=True, answerer=self.name)
         best = scored[0].score
         chosen = [s for s in scored if s.score >= KEEP_RELATIVE * best][:MAX_SENTENCES]
+        # A question asking for a date or a number gets the best sentence holding one, even
+        # when a sentence without it matched the wording better: from the best sentence's own
+        # passage (the date under a notice), or anywhere if it scores above refusal level.
+        for asks, has in ((_ASKS_DATE, _HAS_DATE), (_ASKS_NUMBER, _HAS_NUMBER)):
+            if asks.search(question) and not any(has.search(c.text) for c in chosen):
+                holder = next(
+                    (
+                        c
+                        for c in scored
+                        if has.search(c.text)
+                        and (c.passage_index == scored[0].passage_index or c.score >= self._refusal_threshold)
+                    ),
+                    None,
+                )
+                if holder is not None:
+                    chosen.append(holder)
         # Read in document order, as the reader would meet the sentences.
         chosen.sort(key=lambda s: s.start)
         text = " ".join(_with_marker(s.text, s.passage_index + 1) for s in chosen)
@@ -132,6 +164,17 @@ class ExtractiveAnswerer:
         self, question: str, passages: Sequence[Passage], history: Sequence[Turn]
     ) -> Iterator[str]:
         yield self.answer(question, passages, history).text
+
+
+def _overlap(question: set[str], sentence: set[str], title: set[str]) -> float:
+    """Share of the question's words in the sentence; words found only in the sentence's
+    section title count half (a sentence of "Plans for narrowing the digital divide" is about
+    the divide even when it says "town and country")."""
+    if not question:
+        return 0.0
+    in_sentence = question & sentence
+    in_title_only = (question & title) - in_sentence
+    return (len(in_sentence) + 0.5 * len(in_title_only)) / len(question)
 
 
 def _with_marker(sentence: str, number: int) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.embed import Embedder
-from ingest.keyword import tokenize
+from ingest.keyword import stems
 from ingest.sentences import SentenceIndex
 from rag.types import AnswerSentence, Passage
 
@@ -77,15 +77,26 @@ class SupportScorer:
         self._embedder = embedder
         self._sentences = sentences
         self._rows_by_chunk: dict[str, list[int]] = {}
+        self._row_of_text: dict[str, int] = {}
         for row, chunk_id in enumerate(sentences.chunk_ids):
             self._rows_by_chunk.setdefault(chunk_id, []).append(row)
+            self._row_of_text.setdefault(sentences.texts[row].strip(), row)
+
+    def claim_vectors(self, claims: Sequence[str]) -> np.ndarray:
+        """Vectors of the claims; a claim quoting a document sentence reuses its stored vector."""
+        rows = [self._row_of_text.get(c.strip()) for c in claims]
+        missing = [c for c, row in zip(claims, rows) if row is None]
+        fresh = iter(self._embedder.embed_documents(missing) if missing else [])
+        return np.vstack(
+            [self._sentences.vectors[row] if row is not None else next(fresh) for row in rows]
+        )
 
     def support_matrix(self, claims: Sequence[str], passages: Sequence[Passage]) -> np.ndarray:
         """support[i, j] of claim i by passage j."""
         if not claims or not passages:
             return np.zeros((len(claims), len(passages)))
-        vectors = self._embedder.embed_documents(list(claims))
-        claim_words = [set(tokenize([c])[0]) - {""} for c in claims]
+        vectors = self.claim_vectors(claims)
+        claim_words = [set(stems(c)) for c in claims]
         matrix = np.zeros((len(claims), len(passages)))
         for j, passage in enumerate(passages):
             rows = self._rows_by_chunk.get(passage.chunk_id, [])
@@ -94,7 +105,7 @@ class SupportScorer:
                 if rows
                 else vectors @ self._embedder.embed_query(passage.text)
             )
-            passage_words = set(tokenize([passage.text])[0])
+            passage_words = set(stems(passage.text))
             for i, words in enumerate(claim_words):
                 overlap = len(words & passage_words) / len(words) if words else 0.0
                 matrix[i, j] = 0.5 * max(float(cosine[i]), 0.0) + 0.5 * overlap

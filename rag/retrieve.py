@@ -59,7 +59,7 @@ class HybridRetriever:
         self._chunks = chunks
 
     def dense_ranking(self, query_vector: Matrix, n: int) -> list[tuple[str, float]]:
-        return [(c.chunk_id, s) for c, s in self._store.query(query_vector, n)]
+        return self._store.nearest(query_vector, n)
 
     def keyword_ranking(self, question: str, n: int) -> list[tuple[str, float]]:
         scores = self._keyword.scores(question)
@@ -77,7 +77,7 @@ class HybridRetriever:
 
         `query_vector` may be passed when the caller already embedded the question.
         """
-        n = max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * k)
+        n = min(max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * k), len(self._chunks))
         rankings: list[list[tuple[str, float]]] = []
         if mode in ("hybrid", "dense"):
             vector = self._embedder.embed_query(question) if query_vector is None else query_vector
