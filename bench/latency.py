@@ -52,7 +52,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             for question in QUESTIONS:
                 # a different number of '?' per call: every text is new to every cache
-                def variant(n: int) -> str:
+                def variant(n: int, question: str = question, round_: int = round_) -> str:
                     return question + " " + "?" * (4 * round_ + n)
 
                 samples["embed"] += timed(lambda: engine.embedder.embed_query(variant(1)))

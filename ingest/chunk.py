@@ -14,7 +14,7 @@ import importlib.util
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,7 +117,7 @@ def _trimmed(text: str, start: int, end: int) -> Iterator[_Span]:
 
 
 def _sentences(text: str, paragraph: _Span) -> list[_Span]:
-    spans = []
+    spans: list[_Span] = []
     position = paragraph.start
     for match in _SENTENCE_END.finditer(text, paragraph.start, paragraph.end):
         spans.extend(_trimmed(text, position, match.start()))

@@ -91,7 +91,8 @@ class MiniLMEmbedder:
         weights = mask[..., None].astype(np.float32)
         pooled = (states * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        unit: Matrix = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
 
     def embed_documents(self, texts: Sequence[str]) -> Matrix:
         """Embed texts in batches of `batch_size`; returns an (n, 384) float32 matrix."""
@@ -105,7 +106,8 @@ class MiniLMEmbedder:
 
     def embed_query(self, text: str) -> Matrix:
         """Embed one query; returns a (384,) float32 vector."""
-        return self._embed([text])[0]
+        vector: Matrix = self._embed([text])[0]
+        return vector
 
 
 def as_llama_index_embedding(embedder: Embedder) -> Any:

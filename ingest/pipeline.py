@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
+
 from ingest.chunk import Chunk, ChunkParams, chunk_document, content_hash
 from ingest.clean import clean_text
 from ingest.embed import Embedder
@@ -212,9 +214,7 @@ def build_index(
                 batch = chunks[start : start + 32]
                 vectors.append(embedder.embed_documents([c.text for c in batch]))
                 bar.update(len(batch))
-            import numpy as np
-
-            matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dimensions))
+            matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dimensions), np.float32)
             if document.doc_id in records:
                 replaced.append(document.doc_id)
             store.replace_document(document.doc_id, document.text, chunks, matrix)

@@ -272,6 +272,7 @@ class OpenAIAnswerer:
     ) -> Iterator[str]:
         """Yield text deltas as they arrive; LLMError if the stream fails or is cut."""
         import openai
+        from openai.types.chat import ChatCompletionChunk
 
         messages = self._messages(question, passages)
         received = False
@@ -284,6 +285,8 @@ class OpenAIAnswerer:
                 stream=True,
             )
             for event in stream:
+                if not isinstance(event, ChatCompletionChunk):
+                    continue
                 if event.choices and event.choices[0].delta.content:
                     received = True
                     yield event.choices[0].delta.content

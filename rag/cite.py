@@ -86,7 +86,7 @@ class SupportScorer:
         """Vectors of the claims; a claim quoting a document sentence reuses its stored vector."""
         rows = [self._row_of_text.get(c.strip()) for c in claims]
         missing = [c for c, row in zip(claims, rows) if row is None]
-        fresh = iter(self._embedder.embed_documents(missing) if missing else [])
+        fresh = iter(list(self._embedder.embed_documents(missing)) if missing else [])
         return np.vstack(
             [self._sentences.vectors[row] if row is not None else next(fresh) for row in rows]
         )

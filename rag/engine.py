@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from ingest.chunk import Chunk, ChunkParams
-from ingest.embed import Embedder, Matrix, MiniLMEmbedder, set_offline_defaults
+from ingest.embed import Embedder, MiniLMEmbedder, set_offline_defaults
 from ingest.errors import IndexMismatchError, LLMError, QuestionError
 from ingest.keyword import KeywordIndex
 from ingest.pipeline import build_index, derived_dir, ensure_derived

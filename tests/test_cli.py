@@ -1,0 +1,83 @@
+"""The `citeqa` command as a user runs it: real processes, real index, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CITEQA = [sys.executable, "-m", "ui.cli"]
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CITEQA_", "OPENAI_"))}
+    environment.update({"CITEQA_DATA_DIR": str(data_dir), **env})
+    return subprocess.run(CITEQA + args, capture_output=True, text=True, env=environment, cwd=REPO, timeout=300)
+
+
+def test_ask_prints_the_answer_and_numbered_sources(index_dir: Path) -> None:
+    result = run(["ask", "What share of GDP did the information industry reach in 2005?"], index_dir)
+    assert result.returncode == 0, result.stderr
+    assert "7.2 per cent of GDP" in result.stdout
+    assert "Sources:" in result.stdout
+    assert "[1] II (1) The situation of progress in informatization development" in result.stdout
+
+
+def test_ask_json_prints_the_result_object(index_dir: Path) -> None:
+    result = run(["ask", "--json", "--k", "3", "Who won the 2008 Olympic Games?"], index_dir)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["refused"] is True and data["citations"] == [] and len(data["retrieved"]) == 3
+
+
+def test_empty_question_is_a_one_line_error(index_dir: Path) -> None:
+    result = run(["ask", "   "], index_dir)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("citeqa: error: the question is empty")
+    assert "Traceback" not in result.stderr
+
+
+def test_ingest_reports_a_summary_and_skips_unchanged_files(tmp_path: Path) -> None:
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe harbour opens at six. Boats leave at seven.\n", encoding="utf-8")
+    first = run(["ingest", str(note)], tmp_path / "data")
+    assert first.returncode == 0, first.stderr
+    assert "indexed 1 document(s): 1 chunks in 1 sections, 1 embedded" in first.stdout
+    second = run(["ingest", str(note)], tmp_path / "data")
+    assert "1 unchanged (skipped)" in second.stdout and "0 embedded" in second.stdout
+
+
+def test_ingest_of_a_bad_file_is_a_one_line_error_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "scan.txt"
+    bad.write_bytes(b"\xff\xfe\x00\x00binary")
+    result = run(["ingest", str(bad)], tmp_path / "data")
+    assert result.returncode == 1
+    assert "scan.txt" in result.stderr and "binary" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+
+
+def test_mismatched_chunking_tells_the_user_to_rebuild(tmp_path: Path) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("Note\n\nThe harbour opens at six.\n", encoding="utf-8")
+    assert run(["ingest", str(note)], tmp_path / "data").returncode == 0
+    result = run(["ingest", str(note)], tmp_path / "data", CITEQA_CHUNK_TOKENS="96")
+    assert result.returncode == 1 and "--rebuild" in result.stderr
+
+
+def test_a_bad_setting_is_named(tmp_path: Path) -> None:
+    result = run(["ask", "anything"], tmp_path, CITEQA_TOP_K="many")
+    assert result.returncode == 2
+    assert result.stderr.startswith("citeqa: error: setting CITEQA_TOP_K:")
+
+
+@pytest.mark.parametrize("command", ["ingest", "ask", "ui", "eval"])
+def test_every_command_has_help_with_an_example(command: str, tmp_path: Path) -> None:
+    result = run([command, "--help"], tmp_path)
+    assert result.returncode == 0
+    assert "example: citeqa " + command in result.stdout
