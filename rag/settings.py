@@ -23,7 +23,10 @@ BUNDLED_CORPUS = PROJECT_DIR / "data" / "corpus" / "national-informatization-str
 class Settings(BaseSettings):
     """citeqa's configuration; each field is the env var CITEQA_<FIELD NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="CITEQA_", extra="ignore", frozen=True)
+    # populate_by_name: keyword overrides use field names (llm_base_url=...) despite the aliases.
+    model_config = SettingsConfigDict(
+        env_prefix="CITEQA_", extra="forbid", frozen=True, populate_by_name=True
+    )
 
     corpus: list[Path] = Field(
         default_factory=lambda: [BUNDLED_CORPUS],
