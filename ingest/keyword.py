@@ -35,11 +35,24 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+# English function words plus the words questions are built from ("what", "does", "should",
+# "according"): bm25s's own list has 33 words and keeps "what" and "does", which then count
+# as question words a passage must share. A stemmed copy is matched after stemming.
+STOPWORDS = frozenset(
+    """a about above according after again against all also am an and any are as at be because
+    been before being below between both but by can could did do does doing done down during each
+    few for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just may me might more most must my myself no nor not now of off on once
+    only or other our ours ourselves out over own per same say says said shall she should so some
+    such than that the their theirs them themselves then there these they this those through to too
+    under until up upon very was we were what when where which while who whom whose why will with
+    within would you your yours yourself yourselves""".split()
+)
+
+
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
+    return STOPWORDS | frozenset(_stemmer().stemWords(list(STOPWORDS)))
 
 
 def keyword_text(chunk: Chunk) -> str:
@@ -53,7 +66,7 @@ def stems(text: str) -> tuple[str, ...]:
     are scored again and again)."""
     stop = _stopwords()
     words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
-    return tuple(_stemmer().stemWords(words))
+    return tuple(w for w in _stemmer().stemWords(words) if w not in stop)
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
@@ -87,6 +100,11 @@ class KeywordIndex:
 
         chunk_ids = json.loads((folder / _CHUNK_IDS).read_text(encoding="utf-8"))
         return cls(chunk_ids, bm25s.BM25.load(str(folder)))
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Every stemmed token of the indexed texts."""
+        return frozenset(w for w in self._bm25.vocab_dict if w)
 
     def scores(self, query: str) -> npt.NDArray[np.float32]:
         """BM25 score of every chunk (aligned with chunk_ids); zeros if no query word is known."""

@@ -55,7 +55,7 @@ class IngestSummary:
 
 
 # Bump when the keyword index or sentence index is built differently: old caches are ignored.
-DERIVED_VERSION = 2
+DERIVED_VERSION = 3
 
 
 def derived_dir(data_dir: Path, manifest: Manifest) -> Path:

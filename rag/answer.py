@@ -29,25 +29,50 @@ REFUSAL_TEXT = "The document does not say."
 # words found in the sentence. Meaning carries paraphrased questions, shared words carry
 # names and numbers MiniLM blurs.
 COSINE_WEIGHT = 0.6
-# Below this best-sentence score the extractive answerer refuses (CALIBRATE: provisional).
+# The extractive answerer refuses ("the document does not say") when any rule holds:
+#   1. the best sentence scores below REFUSAL_THRESHOLD;
+#   2. the question names a topic word the document never uses (after stemming; question-frame
+#      words like "describe" and the name "China", which the document calls "our country",
+#      excepted) and the best sentence scores below OUT_OF_VOCABULARY_THRESHOLD: "yuan",
+#      "5G", "penalties" signal a question the text cannot answer;
+#   3. the question names a year that no retrieved passage contains ("by 2010");
+#   4. the question asks for a date or a quantity and no relevant sentence holds one.
+# Both thresholds are calibrated on the QA set by `citeqa eval --calibrate` (see eval/README).
 REFUSAL_THRESHOLD = 0.45
+OUT_OF_VOCABULARY_THRESHOLD = 0.53
+# Words that talk about the document or the asking, not its topic (stemmed).
+QUESTION_FRAME_WORDS = frozenset(
+    "describ happen call set want list name cite mention section document paragraph expect "
+    "propos suppos help play built end rank identifi goal promis china chines mean".split()
+)
 # Extra sentences must score this close to the best one: keeps answers on the question.
 KEEP_RELATIVE = 0.85
 MAX_SENTENCES = 3
+# A sentence holding the asked-for date or number may join the answer from another passage
+# if it scores this close to the best sentence.
+HOLDER_RELATIVE = 0.75
 # Questions that ask for a date or a quantity favour sentences that hold one: "When was the
 # notice issued?" shares no word with "19 March 2006". The bonus is small next to the
 # 0..1 score so it only breaks near-ties.
 ANSWER_TYPE_BONUS = 0.1
-_ASKS_DATE = re.compile(r"\b(when|what (year|date|day)|which year|date)\b", re.IGNORECASE)
+# "When" asks for a date as the question's first word or in "by when"; mid-sentence ("what
+# did it say when it was written") it is a conjunction.
+_ASKS_DATE = re.compile(
+    r"^\W*when\b|\bby when\b|\b(what|which|in what) (year|date|day)\b|\bdated?\b", re.IGNORECASE
+)
 _ASKS_NUMBER = re.compile(
-    r"\b(how (many|much)|what (share|percentage|proportion|number|figure)|per ?cent|%)", re.IGNORECASE
+    r"\b(how (many|much)|what (share|percentage|proportion|number|figure|rate|amount|value)"
+    r"|per ?cent|%)",
+    re.IGNORECASE,
 )
 # A year on its own counts, a span of years ("2006-2020", a title) does not.
 _HAS_DATE = re.compile(
     r"(?<![-\d])(1[89]\d\d|20\d\d)(?![-\d])|\b(January|February|March|April|May|June|July|August|September"
     r"|October|November|December)\b"
 )
-_HAS_NUMBER = re.compile(r"\d+(\.\d+)?\s*(%|per ?cent)|\b\d")
+# A quantity: a percentage, or a number that is not a year.
+_HAS_NUMBER = re.compile(r"\d+(\.\d+)?\s*(%|per ?cent)|\b(?!(?:19|20)\d\d\b)\d+(\.\d+)?\b")
+_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 
 
 @dataclass(frozen=True)
@@ -96,9 +121,14 @@ class ExtractiveAnswerer:
         self,
         sentences: SentenceIndex,
         embed_query: Callable[[str], Matrix],
+        vocabulary: frozenset[str],
         refusal_threshold: float = REFUSAL_THRESHOLD,
+        out_of_vocabulary_threshold: float = OUT_OF_VOCABULARY_THRESHOLD,
     ) -> None:
         self._sentences = sentences
+        # Every stemmed word of the indexed text (the keyword index's vocabulary).
+        self._vocabulary = vocabulary
+        self._out_of_vocabulary_threshold = out_of_vocabulary_threshold
         # The engine passes a cached embed_query, so the question is embedded once per ask.
         self._embed_query = embed_query
         self._refusal_threshold = refusal_threshold
@@ -133,15 +163,35 @@ class ExtractiveAnswerer:
                 scored.append(ScoredSentence(index, span[0], span[1], text, score))
         return sorted(scored, key=lambda s: -s.score)
 
+    def unknown_topic_words(self, question: str) -> set[str]:
+        """The question's topic words (stemmed) that never occur in the indexed text."""
+        return content_words(question) - self._vocabulary - QUESTION_FRAME_WORDS
+
+    def refusal_reason(
+        self, question: str, passages: Sequence[Passage], scored: Sequence[ScoredSentence]
+    ) -> str | None:
+        """Which refusal rule (see REFUSAL_THRESHOLD's comment) applies, or None to answer."""
+        best = scored[0].score if scored else 0.0
+        if best < self._refusal_threshold:
+            return "no sentence is close enough to the question"
+        unknown = self.unknown_topic_words(question)
+        if unknown and best < self._out_of_vocabulary_threshold:
+            return f"the document never mentions {', '.join(sorted(unknown))}"
+        missing_years = [y for y in _YEAR.findall(question) if not any(y in p.text for p in passages)]
+        if missing_years:
+            return f"no passage mentions {', '.join(missing_years)}"
+        return None
+
     def answer(self, question: str, passages: Sequence[Passage], history: Sequence[Turn]) -> Draft:
         scored = self.score_sentences(question, passages, self._embed_query(question))
-        if not scored or scored[0].score < self._refusal_threshold:
+        if self.refusal_reason(question, passages, scored) is not None:
             return Draft(REFUSAL_TEXT, refused=True, answerer=self.name)
         best = scored[0].score
         chosen = [s for s in scored if s.score >= KEEP_RELATIVE * best][:MAX_SENTENCES]
         # A question asking for a date or a number gets the best sentence holding one, even
         # when a sentence without it matched the wording better: from the best sentence's own
-        # passage (the date under a notice), or anywhere if it scores above refusal level.
+        # passage (the date under a notice), or any sentence nearly as relevant as the best.
+        # If there is none, the document does not give what was asked (rule 4).
         for asks, has in ((_ASKS_DATE, _HAS_DATE), (_ASKS_NUMBER, _HAS_NUMBER)):
             if asks.search(question) and not any(has.search(c.text) for c in chosen):
                 holder = next(
@@ -149,12 +199,16 @@ class ExtractiveAnswerer:
                         c
                         for c in scored
                         if has.search(c.text)
-                        and (c.passage_index == scored[0].passage_index or c.score >= self._refusal_threshold)
+                        and (
+                            c.passage_index == scored[0].passage_index
+                            or c.score >= HOLDER_RELATIVE * best
+                        )
                     ),
                     None,
                 )
-                if holder is not None:
-                    chosen.append(holder)
+                if holder is None:
+                    return Draft(REFUSAL_TEXT, refused=True, answerer=self.name)
+                chosen.append(holder)
         # Read in document order, as the reader would meet the sentences.
         chosen.sort(key=lambda s: s.start)
         text = " ".join(_with_marker(s.text, s.passage_index + 1) for s in chosen)

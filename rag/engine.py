@@ -164,7 +164,7 @@ class QAEngine:
             manifest=manifest,
             chunks=chunks,
             retriever=retriever,
-            extractive=ExtractiveAnswerer(sentences, self._embed_query),
+            extractive=ExtractiveAnswerer(sentences, self._embed_query, keyword.vocabulary),
             scorer=SupportScorer(self.embedder, sentences),
         )
 

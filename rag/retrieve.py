@@ -24,6 +24,8 @@ RRF_K = 60
 # fusion to find agreement, few enough that Chroma's query stays ~1 ms.
 CANDIDATES_PER_RESULT = 4
 MIN_CANDIDATES = 20
+# Weight of each ranker in the fusion (keyword, dense).
+FUSION_WEIGHTS = (1.0, 1.0)
 
 
 def to_passage(chunk: Chunk, score: float) -> Passage:
@@ -88,9 +90,9 @@ class HybridRetriever:
             ranked = rankings[0]
         else:
             fused: dict[str, float] = {}
-            for ranking in rankings:
+            for weight, ranking in zip(FUSION_WEIGHTS[::-1], rankings):
                 for rank, (chunk_id, _) in enumerate(ranking):
-                    fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+                    fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (RRF_K + rank + 1)
             ranked = sorted(fused.items(), key=lambda item: -item[1])
         return self._collapse(ranked, k)
 
