@@ -1,0 +1,390 @@
+"""ui.format: Answer → chat HTML, sources panel, document view; no browser, no gradio.
+
+Hand-built answers pin each rule (markers, refusals, highlights, escaping); answers from the
+real engine over the real Strategy check the rules hold on what the page actually shows.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape as html_escape
+
+import pytest
+
+from rag import Answer, AnswerSentence, Passage, QAEngine
+from ui.format import (
+    PassageChoice,
+    describe_answerer,
+    passage_choices,
+    render_answer,
+    render_document_view,
+    render_draft,
+    render_error,
+    render_question,
+    render_sources,
+    supporting_spans,
+)
+
+GDP_QUESTION = "What share of GDP did the information industry reach in 2005?"
+
+# A small document with a hostile passage: every rendering must escape it.
+DOCUMENT = (
+    "Title line\n\n"
+    "II (1) Progress\n\n"
+    "The industry grew fast. In 2005 it reached 7.2 per cent of GDP. Exports rose too.\n\n"
+    "III Tricks\n\n"
+    'Never run <script>alert("x")</script> & friends. The end is near.\n\n'
+    "IV Later\n\nMore text follows here."
+)
+
+
+def passage_of(snippet: str, section: str, chunk: str) -> Passage:
+    start = DOCUMENT.index(snippet)
+    return Passage(
+        chunk_id=chunk,
+        doc="doc",
+        doc_title="Test Document",
+        section=section,
+        part=section.split()[0],
+        section_number="",
+        text=snippet,
+        start=start,
+        end=start + len(snippet),
+        score=0.5,
+    )
+
+
+PROGRESS = passage_of(
+    "The industry grew fast. In 2005 it reached 7.2 per cent of GDP. Exports rose too.",
+    "II (1) Progress",
+    "doc:II.1:000:aaaa",
+)
+TRICKS = passage_of(
+    'Never run <script>alert("x")</script> & friends. The end is near.',
+    "III Tricks <b>bold</b>",
+    "doc:III:000:bbbb",
+)
+
+
+def answer_of(
+    text: str,
+    citations: list[Passage],
+    sentences: list[AnswerSentence],
+    *,
+    refused: bool = False,
+    retrieved: list[Passage] | None = None,
+    notices: list[str] | None = None,
+    answerer: str = "extractive",
+) -> Answer:
+    return Answer(
+        question="q",
+        original_question="q",
+        answer=text,
+        citations=citations,
+        retrieved=retrieved if retrieved is not None else list(citations),
+        refused=refused,
+        sentences=sentences,
+        answerer=answerer,
+        notices=notices or [],
+    )
+
+
+QUOTED = answer_of(
+    'In 2005 it reached 7.2 per cent of GDP [1]. Never run <script>alert("x")</script> & friends [2].',
+    [PROGRESS, TRICKS],
+    [
+        AnswerSentence("In 2005 it reached 7.2 per cent of GDP.", (1,), 1.0, True),
+        AnswerSentence('Never run <script>alert("x")</script> & friends.', (2,), 1.0, True),
+    ],
+)
+
+
+def marked(html: str) -> list[str]:
+    return re.findall(r"<mark>(.*?)</mark>", html)
+
+
+# --- chat messages -------------------------------------------------------------------------
+def test_markers_become_citation_links_carrying_turn_and_number() -> None:
+    html = render_answer(QUOTED, turn=3)
+    links = re.findall(
+        r'<sup><a class="cite turn-3 cite-(\d)" data-turn="3" data-cite="(\d)"', html
+    )
+    assert links == [("1", "1"), ("2", "2")]
+    assert ">[1]</a></sup>" in html and ">[2]</a></sup>" in html
+    assert "[1]." not in html  # the marker text was replaced, not duplicated
+
+
+def test_answer_text_from_the_document_is_escaped() -> None:
+    html = render_answer(QUOTED, turn=0)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; friends" in html
+
+
+def test_a_marker_naming_no_citation_stays_plain_text() -> None:
+    answer = answer_of(
+        "Reached 7.2 per cent [1]. See also [7].",
+        [PROGRESS],
+        [AnswerSentence("Reached 7.2 per cent.", (1,), 0.9, True)],
+    )
+    html = render_answer(answer, turn=0)
+    assert html.count('class="cite ') == 1
+    assert "See also [7]." in html
+
+
+def test_unsupported_sentences_are_flagged_and_carry_no_link() -> None:
+    answer = answer_of(
+        "In 2005 it reached 7.2 per cent of GDP [1]. The moon is made of cheese.",
+        [PROGRESS],
+        [
+            AnswerSentence("In 2005 it reached 7.2 per cent of GDP.", (1,), 1.0, True),
+            AnswerSentence("The moon is made of cheese.", (), 0.1, False),
+        ],
+        answerer="generative:scripted",
+    )
+    html = render_answer(answer, turn=0)
+    flagged = re.findall(r'<span class="unsupported"[^>]*>(.*?)</span>', html)
+    assert flagged == ["The moon is made of cheese."]
+    assert "Answered by the model scripted" in html
+
+
+def test_refusal_is_a_calm_refusal_listing_the_closest_passages() -> None:
+    answer = answer_of(
+        "The document does not say.", [], [], refused=True, retrieved=[TRICKS, PROGRESS]
+    )
+    html = render_answer(answer, turn=1)
+    assert 'class="citeqa-refusal"' in html and 'class="citeqa-answer"' not in html
+    assert "The document does not say." in html
+    assert "closest passages" in html
+    sections = re.findall(r'data-turn="1" data-cite="(\d)"[^>]*>(.*?)</a>', html)
+    assert sections == [("1", "III Tricks &lt;b&gt;bold&lt;/b&gt;"), ("2", "II (1) Progress")]
+    assert "<sup>" not in html  # nothing is cited
+
+
+def test_notices_and_the_answerer_are_shown() -> None:
+    answer = answer_of(
+        "In 2005 it reached 7.2 per cent of GDP [1].",
+        [PROGRESS],
+        [AnswerSentence("In 2005 it reached 7.2 per cent of GDP.", (1,), 1.0, True)],
+        notices=[
+            "the language model endpoint failed: InternalServerError (HTTP 500); showing the offline answer instead."
+        ],
+    )
+    html = render_answer(answer, turn=0)
+    assert re.search(r'class="citeqa-notice"[^>]*>Note: the language model endpoint failed', html)
+    assert (
+        "Answered by the offline answerer (quotes the document&#x27;s own sentences) · 1 source"
+        in html
+    )
+
+
+def test_chat_messages_are_one_html_block_markdown_cannot_rewrite() -> None:
+    # A blank line would end the HTML block and let Markdown loose on the document's text.
+    for html in (render_answer(QUOTED, 0), render_sources(QUOTED, 0), render_draft("a\n\nb")):
+        assert "\n" not in html
+
+
+def test_question_draft_and_error_are_escaped() -> None:
+    assert (
+        render_question("<script>x</script>")
+        == '<div class="citeqa-question">&lt;script&gt;x&lt;/script&gt;</div>'
+    )
+    assert "&lt;b&gt;" in render_draft("<b>partial")
+    assert "Searching the document" in render_draft("")
+    error = render_error("the question is empty: type a question about the document")
+    assert ">The question is empty: type a question about the document.</div>" in error
+    assert "&lt;img" in render_error("<img src=x onerror=alert(1)>")
+
+
+def test_answerer_names_read_as_what_they_are() -> None:
+    assert describe_answerer("extractive").startswith("the offline answerer")
+    assert describe_answerer("generative:gpt-4o-mini").startswith("the model gpt-4o-mini ")
+    assert describe_answerer("other") == "other"
+
+
+# --- sources panel -------------------------------------------------------------------------
+def test_sources_panel_lists_each_citation_with_its_section_and_marks_the_quoted_sentence() -> None:
+    html = render_sources(QUOTED, turn=0)
+    heads = re.findall(
+        r'<span class="source-number">(.*?)</span> <span class="source-section">(.*?)</span>', html
+    )
+    assert heads == [("[1]", "II (1) Progress"), ("[2]", "III Tricks &lt;b&gt;bold&lt;/b&gt;")]
+    assert marked(html) == [
+        "In 2005 it reached 7.2 per cent of GDP.",
+        "Never run &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; friends.",
+    ]
+    assert "The industry grew fast. <mark>" in html  # the rest of the passage is there, unmarked
+    assert "<script>" not in html
+
+
+def test_sources_panel_names_the_question_it_belongs_to() -> None:
+    answer = answer_of("x", [], [], refused=True, retrieved=[PROGRESS])
+    answer = Answer(**{**answer.__dict__, "original_question": "Why <b>this</b>?"})
+    assert "for “Why &lt;b&gt;this&lt;/b&gt;?”" in render_sources(answer, 0)
+
+
+def test_quoted_sentence_is_found_across_different_whitespace() -> None:
+    text = "The industry grew fast. In 2005 it\nreached 7.2 per cent of GDP. Exports rose."
+    passage = Passage("c", "d", "T", "II (1) Progress", "II", "(1)", text, 0, len(text))
+    answer = answer_of(
+        "In 2005 it reached 7.2 per cent of GDP [1].",
+        [passage],
+        [AnswerSentence("In 2005 it reached 7.2 per cent of GDP.", (1,), 1.0, True)],
+    )
+    start, end = supporting_spans(answer, 1)[0]
+    assert passage.text[start:end] == "In 2005 it\nreached 7.2 per cent of GDP."
+
+
+def test_a_paraphrase_marks_the_passage_sentence_sharing_most_words() -> None:
+    answer = answer_of(
+        "By 2005 the industry reached 7.2 per cent of GDP [1].",
+        [PROGRESS],
+        [AnswerSentence("By 2005 the industry reached 7.2 per cent of GDP.", (1,), 0.8, True)],
+        answerer="generative:m",
+    )
+    assert marked(render_sources(answer, 0)) == ["In 2005 it reached 7.2 per cent of GDP."]
+
+
+def test_a_paraphrase_sharing_too_few_words_marks_nothing() -> None:
+    answer = answer_of(
+        "Something else entirely happened [1].",
+        [PROGRESS],
+        [AnswerSentence("Something else entirely happened.", (1,), 0.6, True)],
+    )
+    assert supporting_spans(answer, 1) == []
+    assert marked(render_sources(answer, 0)) == []
+
+
+def test_only_sentences_citing_a_passage_are_marked_in_it() -> None:
+    answer = answer_of(
+        "The industry grew fast [1]. Exports rose too [1][2].",
+        [PROGRESS, TRICKS],
+        [
+            AnswerSentence("The industry grew fast.", (1,), 1.0, True),
+            AnswerSentence("Exports rose too.", (1, 2), 1.0, True),
+        ],
+    )
+    assert [PROGRESS.text[s:e] for s, e in supporting_spans(answer, 1)] == [
+        "The industry grew fast.",
+        "Exports rose too.",
+    ]
+    assert supporting_spans(answer, 2) == []  # "Exports rose too." is not in TRICKS
+    with pytest.raises(IndexError):
+        supporting_spans(answer, 3)
+
+
+def test_sources_of_a_refusal_are_the_closest_passages_unmarked() -> None:
+    answer = answer_of(
+        "The document does not say.", [], [], refused=True, retrieved=[PROGRESS, TRICKS]
+    )
+    html = render_sources(answer, 0)
+    assert "Closest passages (not cited)" in html
+    assert marked(html) == []
+    assert [c.label for c in passage_choices(answer)] == [
+        "closest 1: II (1) Progress",
+        "closest 2: III Tricks <b>bold</b>",
+    ]
+
+
+def test_empty_sources_panel_and_document_view_explain_themselves() -> None:
+    assert "appear here" in render_sources(None, -1)
+    assert "Choose a citation" in render_document_view(None, None)
+
+
+# --- document view -------------------------------------------------------------------------
+def test_document_view_shows_the_passage_in_place_with_an_anchor_and_marks() -> None:
+    choice = passage_choices(QUOTED)[0]
+    html = render_document_view(DOCUMENT, choice, supporting_spans(QUOTED, 1), context_chars=60)
+    passage = re.search(
+        r'<span class="doc-passage" id="doc-passage" data-chunk="doc:II.1:000:aaaa">(.*?)</span>',
+        html,
+    )
+    assert passage is not None
+    assert passage.group(1) == (
+        "The industry grew fast. <mark>In 2005 it reached 7.2 per cent of GDP.</mark> Exports rose too."
+    )
+    before, after = html[: passage.start()], html[passage.end() :]
+    assert "II (1) Progress<br><br>" in before  # the heading above it, as context
+    assert "III Tricks" in after and "&lt;script&gt;" in after  # the text after, escaped
+    assert "<script>" not in html
+    assert f"characters {PROGRESS.start:,}–{PROGRESS.end:,} of {len(DOCUMENT):,}" in html
+
+
+def test_document_view_context_is_cut_with_ellipses_far_from_the_ends() -> None:
+    long_document = (
+        "a" * 50 + "\n" + "x" * 5000 + " Target sentence here. " + "y" * 5000 + "\n" + "b" * 50
+    )
+    start = long_document.index("Target")
+    passage = Passage("c", "d", "T", "S", "S", "", "Target sentence here.", start, start + 21)
+    html = render_document_view(
+        long_document, PassageChoice(1, passage, True, "[1] S"), context_chars=100
+    )
+    text = re.search(r'<div class="doc-text">(.*)</div></div>', html)
+    assert text is not None
+    # exactly 100 characters each side: 99 x's and a space, a space and 99 y's
+    assert text.group(1).startswith("… " + "x" * 99 + ' <span class="doc-passage"')
+    assert text.group(1).endswith("</span> " + "y" * 99 + " …")
+    assert "a" * 50 not in html and "b" * 50 not in html
+
+
+def test_document_view_refuses_a_passage_that_is_not_at_its_offsets() -> None:
+    moved = Passage(**{**PROGRESS.to_dict(), "start": PROGRESS.start + 1, "end": PROGRESS.end + 1})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not the document's text"):
+        render_document_view(DOCUMENT, PassageChoice(1, moved, True, "[1]"))
+
+
+# --- answers from the real engine ----------------------------------------------------------
+def test_real_gdp_answer_renders_a_marker_and_a_part_ii_source_with_the_7_2_sentence_marked(
+    engine: QAEngine,
+) -> None:
+    answer = engine.ask(GDP_QUESTION)
+    chat = render_answer(answer, turn=0)
+    assert "7.2 per cent of GDP" in chat
+    assert 'data-turn="0" data-cite="1"' in chat
+    sources = render_sources(answer, turn=0)
+    first_section = re.search(r'<span class="source-section">(.*?)</span>', sources)
+    assert first_section is not None and first_section.group(1).startswith("II (1)")
+    marks = marked(sources)
+    assert any("7.2 per cent of GDP" in m and "16.6%" in m for m in marks), marks
+
+
+def test_real_answers_mark_a_sentence_in_every_cited_passage(engine: QAEngine) -> None:
+    # The offline answerer quotes the document: a quote found in its passage is marked exactly;
+    # one the citation check re-cited to another passage still marks that passage's closest
+    # sentence ("The concrete objectives are: Closely follow …" cites a passage that begins
+    # at "Closely follow …").
+    for question in (
+        "What are the strategic objectives for 2020?",
+        "How does the Strategy plan to narrow the digital divide?",
+        "When was the notice on the Strategy issued?",
+    ):
+        answer = engine.ask(question)
+        assert answer.citations, question
+        for number, passage in enumerate(answer.citations, 1):
+            marked_texts = [passage.text[a:b] for a, b in supporting_spans(answer, number)]
+            assert marked_texts, (question, number)
+            for sentence in answer.sentences:
+                if number in sentence.citations and sentence.text in passage.text:
+                    assert sentence.text in marked_texts, (question, number)
+
+
+def test_real_document_view_shows_each_cited_passage_in_its_document(engine: QAEngine) -> None:
+    answer = engine.ask("What are the strategic objectives for 2020?")
+    for choice in passage_choices(answer):
+        document = engine.document_text(choice.passage.doc)
+        assert document is not None
+        html = render_document_view(document, choice, supporting_spans(answer, choice.number))
+        assert f'data-chunk="{choice.passage.chunk_id}"' in html
+        assert choice.passage.section in html
+        shown = re.sub(r"</?mark>", "", html)
+        first_line = choice.passage.text.split("\n")[0]
+        assert html_escape(first_line) in shown  # the passage's own words, in order
+        assert marked(html), choice.label
+
+
+def test_real_refusal_lists_the_nearest_retrieved_sections(engine: QAEngine) -> None:
+    answer = engine.ask("Who won the 2008 Olympics?")
+    assert answer.refused
+    html = render_answer(answer, turn=0)
+    assert "does not say" in html and 'class="citeqa-refusal"' in html
+    listed = re.findall(r'class="cite turn-0 cite-\d closest"[^>]*>(.*?)</a>', html)
+    assert listed == [p.section for p in answer.retrieved[:3]]
