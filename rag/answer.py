@@ -10,9 +10,11 @@ the engine turns into an offline answer plus a notice.
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -135,12 +137,21 @@ class ExtractiveAnswerer:
         self._rows_by_chunk: dict[str, list[int]] = {}
         for row, chunk_id in enumerate(sentences.chunk_ids):
             self._rows_by_chunk.setdefault(chunk_id, []).append(row)
+        # Sentence-level inverse document frequency, smoothed: log((N + 1) / (df + 1)) + 1.
+        frequency: Counter[str] = Counter()
+        distinct = {text for text in sentences.texts}
+        for text in distinct:
+            frequency.update(content_words(text))
+        total = len(distinct)
+        self._idf = {w: math.log((total + 1) / (n + 1)) + 1 for w, n in frequency.items()}
+        self._idf_unseen = math.log(total + 1) + 1
 
     def score_sentences(
         self, question: str, passages: Sequence[Passage], query_vector: Matrix
     ) -> list[ScoredSentence]:
         """Every distinct sentence of the passages, scored against the question, best first."""
-        question_words = content_words(question)
+        # Frame words ("describe", "identify") say how to answer, not what about.
+        question_words = content_words(question) - QUESTION_FRAME_WORDS
         wanted = [has for asks, has in ((_ASKS_DATE, _HAS_DATE), (_ASKS_NUMBER, _HAS_NUMBER)) if asks.search(question)]
         seen: set[tuple[int, int]] = set()
         scored: list[ScoredSentence] = []
@@ -156,7 +167,11 @@ class ExtractiveAnswerer:
                     continue
                 seen.add(span)
                 text = self._sentences.texts[row]
-                overlap = _overlap(question_words, content_words(text), title_words)
+                if text.strip() == passage.doc_title:
+                    continue  # the document's title repeated in its text answers nothing
+                overlap = _overlap(
+                    question_words, content_words(text), title_words, self._idf, self._idf_unseen
+                )
                 score = COSINE_WEIGHT * float(cosine) + (1 - COSINE_WEIGHT) * overlap
                 if any(pattern.search(text) for pattern in wanted):
                     score += ANSWER_TYPE_BONUS
@@ -187,24 +202,26 @@ class ExtractiveAnswerer:
         if self.refusal_reason(question, passages, scored) is not None:
             return Draft(REFUSAL_TEXT, refused=True, answerer=self.name)
         best = scored[0].score
-        chosen = [s for s in scored if s.score >= KEEP_RELATIVE * best][:MAX_SENTENCES]
+        # Further sentences come from the best sentence's passage only: each other passage
+        # cited is a chance to cite text that does not answer. Measured on the QA set, letting
+        # near-best sentences (≥ 0.95 of the best) or both halves of "…, and what …?"
+        # questions in from other passages raised key-fact recall 0.726 → 0.740 but dropped
+        # citation precision 0.909 → 0.891, below the 0.90 gate.
+        chosen = [
+            s
+            for s in scored
+            if s.score >= KEEP_RELATIVE * best and s.passage_index == scored[0].passage_index
+        ][:MAX_SENTENCES]
         # A question asking for a date or a number gets the best sentence holding one, even
         # when a sentence without it matched the wording better: from the best sentence's own
         # passage (the date under a notice), or any sentence nearly as relevant as the best.
         # If there is none, the document does not give what was asked (rule 4).
         for asks, has in ((_ASKS_DATE, _HAS_DATE), (_ASKS_NUMBER, _HAS_NUMBER)):
             if asks.search(question) and not any(has.search(c.text) for c in chosen):
+                holders = [c for c in scored if has.search(c.text)]
                 holder = next(
-                    (
-                        c
-                        for c in scored
-                        if has.search(c.text)
-                        and (
-                            c.passage_index == scored[0].passage_index
-                            or c.score >= HOLDER_RELATIVE * best
-                        )
-                    ),
-                    None,
+                    (c for c in holders if c.passage_index == scored[0].passage_index),
+                    next((c for c in holders if c.score >= HOLDER_RELATIVE * best), None),
                 )
                 if holder is None:
                     return Draft(REFUSAL_TEXT, refused=True, answerer=self.name)
@@ -220,15 +237,21 @@ class ExtractiveAnswerer:
         yield self.answer(question, passages, history).text
 
 
-def _overlap(question: set[str], sentence: set[str], title: set[str]) -> float:
-    """Share of the question's words in the sentence; words found only in the sentence's
-    section title count half (a sentence of "Plans for narrowing the digital divide" is about
-    the divide even when it says "town and country")."""
+def _overlap(
+    question: set[str], sentence: set[str], title: set[str], idf: Mapping[str, float], idf_unseen: float
+) -> float:
+    """IDF-weighted share of the question's words found in the sentence; words found only in
+    the sentence's section title count half (a sentence of "Plans for narrowing the digital
+    divide" is about the divide even when it says "town and country"). IDF weighting keeps
+    words every sentence shares ("informatization", "development") from making long,
+    generic sentences look like answers."""
     if not question:
         return 0.0
+    weight = {w: idf.get(w, idf_unseen) for w in question}
     in_sentence = question & sentence
     in_title_only = (question & title) - in_sentence
-    return (len(in_sentence) + 0.5 * len(in_title_only)) / len(question)
+    found = sum(weight[w] for w in in_sentence) + 0.5 * sum(weight[w] for w in in_title_only)
+    return found / sum(weight.values())
 
 
 def _with_marker(sentence: str, number: int) -> str:
