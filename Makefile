@@ -25,6 +25,8 @@ run: $(BIN)/citeqa
 ## test: install, then the whole suite (architecture contracts, unit, real Chroma/HTTP/browser)
 test: $(BIN)/citeqa browser
 	$(BIN)/lint-imports --config pyproject.toml
+	$(BIN)/ruff check ingest rag eval ui bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # Debian's chromium for the page's end-to-end test (Playwright cannot download browsers here).

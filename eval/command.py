@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -206,47 +207,48 @@ def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
 CaseScore = Callable[[QAEngine, Case], float]
 
 
-def top_dense_cosine(engine: QAEngine, case: Case) -> float:
-    """Cosine of the question and its nearest passage: the public stand-in for the extractive
-    answerer's best-sentence score (which mixes a sentence cosine with word overlap)."""
-    passages = engine.retrieve(case.question, 1, "dense")
-    return passages[0].score if passages else 0.0
+def best_sentence_score(engine: QAEngine, case: Case) -> float:
+    """The extractive answerer's best-sentence score: what its refusal threshold is set on."""
+    return engine.evidence_score(case.question)
 
 
 def refusal_scores(
-    engine: QAEngine, cases: Sequence[Case], score: CaseScore = top_dense_cosine
+    engine: QAEngine, cases: Sequence[Case], score: CaseScore = best_sentence_score
 ) -> tuple[list[float], list[float]]:
     """`score` of every answerable and of every unanswerable case: (answerable, unanswerable).
 
-    A refusal threshold is calibrated on these: refuse below it. Pass the engine's public
-    best-sentence score as `score` once rag exposes one.
+    A refusal threshold is calibrated on these: refuse below it.
     """
     answerable = [score(engine, c) for c in cases if c.answerable]
     unanswerable = [score(engine, c) for c in cases if not c.answerable]
     return answerable, unanswerable
 
 
-def support_scores(
-    engine: QAEngine, cases: Sequence[Case], mode: AnswerMode, retrieval: RetrievalMode, k: int
-) -> tuple[list[float], list[float]]:
-    """Support scores of answer sentences: (grounded, ungrounded).
+def support_scores(engine: QAEngine, cases: Sequence[Case], k: int) -> tuple[list[float], list[float]]:
+    """Support of reference-answer sentences: (by their evidence passage, by another section's).
 
-    A sentence is grounded when it and an evidence quote of its case cover each other in
-    part (`metrics.covers` either way round), ungrounded otherwise (every sentence of an
-    answer to an unanswerable question). The citation check's support threshold is calibrated
-    on these: a sentence below it loses its citation. Extractive sentences quote the passage
-    they cite, so their support is ~1 whatever they say: use generated answers (`mode`).
+    For each answerable case, every sentence of its reference answer is scored against the
+    stored passage holding its first evidence quote (grounded) and against the best retrieved
+    passage from another section (ungrounded). The citation check's support threshold is
+    calibrated on these: a sentence below it loses its citation. Reference answers paraphrase
+    the document as a model would, which extractive answers (verbatim quotes) never do.
     """
     grounded: list[float] = []
     ungrounded: list[float] = []
     for case in cases:
-        answer = engine.ask(case.question, top_k=k, mode=mode, retrieval=retrieval)
-        for sentence in answer.sentences:
-            text = metrics.strip_citation_markers(sentence.text)
-            in_evidence = any(
-                metrics.covers(text, quote) or metrics.covers(quote, text) for quote in case.evidence
-            )
-            (grounded if in_evidence else ungrounded).append(sentence.support)
+        if not case.answerable or not case.evidence:
+            continue
+        candidates = engine.retrieve(case.evidence[0], 20, "keyword")
+        home = next((p for p in candidates if metrics.covers(p.text, case.evidence[0])), None)
+        if home is None:
+            continue
+        other = next((p for p in engine.retrieve(case.question, k * 2) if p.section != home.section), None)
+        claims = [metrics.strip_citation_markers(c) for c in re.split(r"(?<=[.!?])\s+", case.reference_answer) if c.strip()]
+        matrix = engine.support(claims, [home] + ([other] if other else []))
+        for row in matrix:
+            grounded.append(row[0])
+            if other is not None:
+                ungrounded.append(row[1])
     return grounded, ungrounded
 
 
@@ -287,15 +289,16 @@ def print_calibration(
 ) -> int:
     """Print the distributions and `metrics.calibrate` thresholds for both scores; returns 0."""
     answerable, unanswerable = refusal_scores(engine, cases)
-    grounded, ungrounded = support_scores(engine, cases, mode, retrieval, k)
+    grounded, ungrounded = support_scores(engine, cases, k)
     blocks = [
         _calibration_block(
-            "refusal threshold (stand-in score: top dense cosine; refuse below)",
+            "refusal threshold (extractive best-sentence score; refuse below; rule 1 of "
+            "rag.answer's refusal rules)",
             "answerable", "unanswerable", answerable, unanswerable,
         ),
         _calibration_block(
-            f"citation support threshold (AnswerSentence.support of {engine.answerer_name(mode)} "
-            "answers; uncite below)",
+            "citation support threshold (reference-answer sentences vs their evidence passage "
+            "and vs another section's passage; uncite below)",
             "grounded", "ungrounded", grounded, ungrounded,
         ),
     ]

@@ -240,6 +240,21 @@ class QAEngine:
             question = translated or question
         return question, notices
 
+    def evidence_score(self, question: str, k: int | None = None) -> float:
+        """The extractive answerer's best-sentence score for a question (0..~1.1): what its
+        refusal threshold is compared with. For calibration (`citeqa eval --calibrate`)."""
+        cleaned, _ = sanitize_question(question)
+        standalone, _ = self.standalone_question(cleaned, (), use_llm=False)
+        loaded = self._load()
+        vector = self._embed_query(standalone)
+        passages = loaded.retriever.retrieve(standalone, k or self.settings.top_k, "hybrid", vector)
+        scored = loaded.extractive.score_sentences(standalone, passages, vector)
+        return scored[0].score if scored else 0.0
+
+    def support(self, claims: Sequence[str], passages: Sequence[Passage]) -> list[list[float]]:
+        """support[i][j]: how well passage j supports claim i (see `rag.cite`). For calibration."""
+        return [[float(x) for x in row] for row in self._load().scorer.support_matrix(claims, passages)]
+
     def retrieve(
         self, question: str, k: int | None = None, mode: RetrievalMode | None = None
     ) -> list[Passage]:
