@@ -56,6 +56,10 @@ MAX_SENTENCES = 3
 # A sentence holding the asked-for date or number may join the answer from another passage
 # if it scores this close to the best sentence.
 HOLDER_RELATIVE = 0.75
+# A question word found only in the sentence's section title counts this much (see _overlap).
+# Measured with `citeqa eval`: 0.5 → 1.0 raised key-fact recall 0.726 → 0.776 and citation
+# precision 0.909 → 0.927; headings here name exactly what their sentences are about.
+TITLE_WORD_WEIGHT = 1.0
 # Questions that ask for a date or a quantity favour sentences that hold one: "When was the
 # notice issued?" shares no word with "19 March 2006". The bonus is small next to the
 # 0..1 score so it only breaks near-ties.
@@ -243,9 +247,9 @@ class ExtractiveAnswerer:
 def _overlap(
     question: set[str], sentence: set[str], title: set[str], idf: Mapping[str, float], idf_unseen: float
 ) -> float:
-    """IDF-weighted share of the question's words found in the sentence; words found only in
-    the sentence's section title count half (a sentence of "Plans for narrowing the digital
-    divide" is about the divide even when it says "town and country"). IDF weighting keeps
+    """IDF-weighted share of the question's words found in the sentence or, weighted by
+    TITLE_WORD_WEIGHT, only in its section title (a sentence of "Plans for narrowing the
+    digital divide" is about the divide even when it says "town and country"). IDF weighting keeps
     words every sentence shares ("informatization", "development") from making long,
     generic sentences look like answers."""
     if not question:
@@ -253,7 +257,7 @@ def _overlap(
     weight = {w: idf.get(w, idf_unseen) for w in question}
     in_sentence = question & sentence
     in_title_only = (question & title) - in_sentence
-    found = sum(weight[w] for w in in_sentence) + 0.5 * sum(weight[w] for w in in_title_only)
+    found = sum(weight[w] for w in in_sentence) + TITLE_WORD_WEIGHT * sum(weight[w] for w in in_title_only)
     return found / sum(weight.values())
 
 
