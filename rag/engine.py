@@ -22,7 +22,7 @@ from typing import Any
 from ingest.chunk import Chunk, ChunkParams
 from ingest.embed import Embedder, MiniLMEmbedder, set_offline_defaults
 from ingest.errors import IndexMismatchError, LLMError, QuestionError
-from ingest.keyword import KeywordIndex
+from ingest.keyword import KeywordIndex, stems
 from ingest.pipeline import build_index, derived_dir, ensure_derived
 from ingest.sentences import SentenceIndex
 from ingest.store import ChunkStore, Manifest, open_client
@@ -90,6 +90,37 @@ def is_follow_up(question: str) -> bool:
     return bool(_FOLLOW_UP_START.match(question)) or len(words) <= 4 or (
         len(words) <= 10 and bool(_PRONOUN.search(question))
     )
+
+
+_TOPIC_SWAP = re.compile(
+    r"^\W*(?:and\s+)?(?:also\s+)?(?:what|how)\s+about\s+(?:the\s+)?(?P<topic>.+?)\W*$"
+    r"|^\W*and\s+(?:for\s+|in\s+)?(?:the\s+)?(?P<topic2>.+?)\W*$",
+    re.IGNORECASE,
+)
+
+
+def rewrite_follow_up(question: str, previous: str, embedder: Embedder) -> str:
+    """Offline rewrite of a follow-up into a standalone question.
+
+    "And what about e-commerce?" after "What does the e-government action plan require?"
+    swaps the previous question's word closest in meaning to the new topic (by the bundled
+    embedder): "What does the e-commerce action plan require?". Any other follow-up is
+    searched together with the question it follows.
+    """
+    match = _TOPIC_SWAP.match(question)
+    topic = (match["topic"] or match["topic2"]) if match else None
+    words = previous.split()
+    candidates = [
+        (i, w.strip("?.,;:!\"“”'")) for i, w in enumerate(words) if stems(w.strip("?.,;:!\"“”'"))
+    ]
+    if not topic or len(topic.split()) > 6 or not candidates:
+        return f"{question} {previous}"
+    vectors = embedder.embed_documents([topic] + [w for _, w in candidates])
+    similarity = vectors[1:] @ vectors[0]
+    best = int(similarity.argmax())
+    index, word = candidates[best]
+    words[index] = words[index].replace(word, topic)
+    return " ".join(words)
 
 
 class QAEngine:
@@ -215,10 +246,9 @@ class QAEngine:
                         max_tokens=96,
                     )
                 except LLMError:
-                    question = f"{question} {history[-1].question}"
+                    question = rewrite_follow_up(question, history[-1].question, self.embedder)
             else:
-                # Offline: search the follow-up together with the question it follows.
-                question = f"{question} {history[-1].question}"
+                question = rewrite_follow_up(question, history[-1].question, self.embedder)
         if is_chinese(question):
             translated = None
             if use_llm and self.generative:
