@@ -24,7 +24,11 @@ RRF_K = 60
 # fusion to find agreement, few enough that Chroma's query stays ~1 ms.
 CANDIDATES_PER_RESULT = 4
 MIN_CANDIDATES = 20
-# Weight of each ranker in the fusion (keyword, dense).
+# Weight of each ranker in the fusion (keyword, dense). Measured with `citeqa eval` on the QA
+# set (k=5), dense weight 1.0 / 0.5 / 0.3 / 0.0 (keyword only): evidence recall 0.949 / 0.948 /
+# 0.948 / 0.959, MRR 0.826 / 0.868 / 0.880 / 0.888, but items passing 0.773 / 0.759 / 0.759 /
+# 0.766 and section hit 0.976 / 0.976 / 0.976 / 0.969. Equal weights answer best; keyword alone
+# ranks evidence best on this set, whose questions often reuse the document's own words.
 FUSION_WEIGHTS = (1.0, 1.0)
 
 
