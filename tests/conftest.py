@@ -4,7 +4,9 @@
 - `index_dir`/`settings`/`engine` (session): one index of the bundled Strategy, built once
   with the real MiniLM embedder into embedded Chroma in a temporary folder.
 - `chroma_server` (session): a real `chroma run` on a free 127.0.0.1 port, stopped by its pid.
-- `chat_server` (session): the scripted OpenAI-compatible server of tests/openai_server.py.
+- `chat_server` (session): the scripted OpenAI-compatible server of tests/openai_server.py;
+  tests set its `mode` and `reset()` it.
+- `serve(engine, settings)` / `page_url` (per module): the Gradio page on a free port.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from ingest.embed import MiniLMEmbedder
 from rag import QAEngine, Settings, load_settings
+from tests.openai_server import ScriptedChatServer
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "data" / "corpus" / "national-informatization-strategy-2006-2020.txt"
@@ -98,3 +102,31 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def chat_server() -> Iterator[ScriptedChatServer]:
+    with ScriptedChatServer() as server:
+        yield server
+
+
+@contextmanager
+def serve(engine: QAEngine, settings: Settings) -> Iterator[str]:
+    """The page for `engine` on a free 127.0.0.1 port, served from a thread; closed after."""
+    from urllib.parse import urlsplit
+
+    from ui.app import build_app, launch
+
+    app = build_app(engine, settings)
+    url = launch(app, settings, port=free_port(), prevent_thread_lock=True)
+    assert urlsplit(url).hostname == "127.0.0.1"
+    try:
+        yield url
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def page_url(engine: QAEngine, settings: Settings) -> Iterator[str]:
+    with serve(engine, settings) as url:
+        yield url

@@ -6,7 +6,6 @@ first sentence of passages [1] and [2], cited. Its other modes are fault injecto
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,6 @@ from rag import Answer, QAEngine, Turn, load_settings
 from tests.openai_server import ScriptedChatServer
 
 GDP_QUESTION = "What share of GDP did the information industry reach in 2005?"
-
-
-@pytest.fixture(scope="module")
-def chat_server() -> Iterator[ScriptedChatServer]:
-    with ScriptedChatServer() as server:
-        yield server
 
 
 @pytest.fixture()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,10 +19,9 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from ingest.embed import MiniLMEmbedder
-from rag import QAEngine, Settings, load_settings
-from tests.conftest import REPO, free_port
+from rag import QAEngine, load_settings
+from tests.conftest import REPO, serve
 from tests.openai_server import ScriptedChatServer
-from ui.app import build_app, launch
 
 # Gradio's queue computes its local per-event timing table with pandas, which warns about
 # pandas 3 deprecations on every event: third-party noise, not ours.
@@ -76,30 +74,6 @@ class Visit:
 def is_this_machine(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("data", "blob", "about") or parts.hostname == "127.0.0.1"
-
-
-@contextmanager
-def serve(engine: QAEngine, settings: Settings) -> Iterator[str]:
-    """The page for `engine` on a free 127.0.0.1 port, served from a thread; closed after."""
-    app = build_app(engine, settings)
-    url = launch(app, settings, port=free_port(), prevent_thread_lock=True)
-    assert urlsplit(url).hostname == "127.0.0.1"
-    try:
-        yield url
-    finally:
-        app.close()
-
-
-@pytest.fixture(scope="module")
-def page_url(engine: QAEngine, settings: Settings) -> Iterator[str]:
-    with serve(engine, settings) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def chat_server() -> Iterator[ScriptedChatServer]:
-    with ScriptedChatServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

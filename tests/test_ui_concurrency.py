@@ -11,17 +11,15 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from gradio_client import Client
 
 from ingest.embed import MiniLMEmbedder
-from rag import QAEngine, Settings, load_settings
-from tests.conftest import free_port
+from rag import QAEngine, load_settings
+from tests.conftest import serve
 from tests.openai_server import ScriptedChatServer
-from ui.app import build_app, launch
 
 # Gradio's queue computes its local per-event timing table with pandas, which warns about
 # pandas 3 deprecations on every event: third-party noise, not ours.
@@ -37,23 +35,6 @@ QUESTIONS = {
 # Bounds on waiting, so a deadlock fails the test instead of hanging it; not speed checks.
 RESULT_TIMEOUT_S = 240
 MODEL_HOLD_S = 90
-
-
-@contextmanager
-def serve(engine: QAEngine, settings: Settings) -> Iterator[str]:
-    """The page for `engine` on a free 127.0.0.1 port, served from a thread; closed after."""
-    app = build_app(engine, settings)
-    url = launch(app, settings, port=free_port(), prevent_thread_lock=True)
-    try:
-        yield url
-    finally:
-        app.close()
-
-
-@pytest.fixture(scope="module")
-def page_url(engine: QAEngine, settings: Settings) -> Iterator[str]:
-    with serve(engine, settings) as url:
-        yield url
 
 
 def message_text(message: dict[str, object]) -> str:
