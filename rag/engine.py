@@ -17,13 +17,12 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 from ingest.chunk import Chunk, ChunkParams
 from ingest.embed import Embedder, MiniLMEmbedder, set_offline_defaults
 from ingest.errors import IndexMismatchError, LLMError, QuestionError
 from ingest.keyword import KeywordIndex, stems
-from ingest.pipeline import build_index, derived_dir, ensure_derived
+from ingest.pipeline import build_index, ensure_derived
 from ingest.sentences import SentenceIndex
 from ingest.store import ChunkStore, Manifest, open_client
 from rag import prompts
@@ -213,11 +212,6 @@ class QAEngine:
             loaded.documents[doc_id] = text
         return loaded.documents[doc_id]
 
-    @property
-    def derived_folder(self) -> Any:
-        loaded = self._load()
-        return derived_dir(self.settings.data_dir, loaded.manifest)
-
     # --- questions ------------------------------------------------------------------------
     def answerer_name(self, mode: AnswerMode | None = None) -> str:
         """Who answers in `mode`: 'extractive' or 'generative:<model>'."""
@@ -391,11 +385,9 @@ class QAEngine:
             )
         checked = check_citations(draft.text, retrieved, loaded.scorer)
         refused = not checked.citations and bool(REFUSAL_PATTERN.search(checked.text))
-        text = checked.text
+        text = checked.text or REFUSAL_TEXT
         if not checked.citations and not refused:
             notices.append("No sentence of this answer is supported by a retrieved passage.")
-        if refused and draft.answerer != "extractive":
-            text = checked.text if checked.text else REFUSAL_TEXT
         return Answer(
             question=standalone,
             original_question=original,
