@@ -340,16 +340,19 @@ class QAEngine:
         retrieved = loaded.retriever.retrieve(standalone, k, retrieval_mode, query_vector=vector)
 
         draft: Draft | None = None
+        # The model is asked in the reader's language (it answers in it); retrieval used the
+        # English translation, which is given alongside.
+        asked = f"{question}\n(In English: {standalone})" if is_chinese(question) else standalone
         if use_llm and self.generative and retrieved:
             pieces: list[str] = []
             try:
                 if stream:
-                    for delta in self.generative.stream(standalone, retrieved, history):
+                    for delta in self.generative.stream(asked, retrieved, history):
                         pieces.append(delta)
                         yield delta
                     draft = Draft("".join(pieces), refused=False, answerer=self.generative.name)
                 else:
-                    draft = self.generative.answer(standalone, retrieved, history)
+                    draft = self.generative.answer(asked, retrieved, history)
             except LLMError as error:
                 notices.append(f"{error}; showing the offline answer instead.")
         if draft is None:

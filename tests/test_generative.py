@@ -117,8 +117,14 @@ def test_follow_up_is_rewritten_by_the_model(llm_engine: QAEngine, chat_server: 
 
 
 def test_chinese_question_is_translated_by_the_model(llm_engine: QAEngine, chat_server: ScriptedChatServer) -> None:
-    llm_engine.ask("2005年信息产业增加值占国内生产总值的比重是多少？")
+    question = "2005年信息产业增加值占国内生产总值的比重是多少？"
+    answer = llm_engine.ask(question)
     assert any("Translate" in r["messages"][0]["content"] for r in chat_server.requests)
+    # the scripted server "translates" by echoing, so the standalone question is the original
+    assert answer.question == question
+    # the model is asked in the reader's language, with the English search question beside it
+    prompt = chat_server.requests[-1]["messages"][-1]["content"]
+    assert prompt.rstrip().endswith(f"Question: {question}\n(In English: {question})")
 
 
 def test_extractive_mode_can_still_be_chosen(llm_engine: QAEngine, chat_server: ScriptedChatServer) -> None:
