@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import print_table, rss_mb  # noqa: E402
 from ingest.chunk import ChunkParams  # noqa: E402
 from ingest.embed import MiniLMEmbedder  # noqa: E402
-from ingest.pipeline import build_index, chunk_source, read_document  # noqa: E402
+from ingest.load import read_document  # noqa: E402
+from ingest.pipeline import build_index, chunk_source  # noqa: E402
 from ingest.store import ChunkStore, open_client  # noqa: E402
 from rag.settings import BUNDLED_CORPUS  # noqa: E402
 

@@ -9,36 +9,21 @@ noticed by the next query instead of being used silently.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 
-from ingest.chunk import Chunk, ChunkParams, chunk_document, content_hash
-from ingest.clean import clean_text
+from ingest.chunk import Chunk, ChunkParams, chunk_document
 from ingest.embed import Embedder
 from ingest.errors import InputFileError
 from ingest.keyword import KeywordIndex
+from ingest.load import SourceDocument, read_document
 from ingest.sections import parse_sections
 from ingest.sentences import SentenceIndex
 from ingest.store import ChunkStore, DocumentRecord, Manifest
-
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
-
-
-@dataclass(frozen=True)
-class SourceDocument:
-    """A file read, checked and cleaned, ready to chunk."""
-
-    doc_id: str
-    title: str
-    source: str
-    text: str
-    content_hash: str
 
 
 @dataclass(frozen=True)
@@ -61,75 +46,6 @@ DERIVED_VERSION = 3
 def derived_dir(data_dir: Path, manifest: Manifest) -> Path:
     """Where the keyword index and sentence vectors of this exact index state live."""
     return data_dir / "derived" / f"v{DERIVED_VERSION}-{manifest.fingerprint}"
-
-
-def doc_id_for(path: Path) -> str:
-    """A stable id from the file name: lower-case words joined by '-'."""
-    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "document"
-
-
-class _TextFromHTML(HTMLParser):
-    """Visible text of an HTML page, a blank line between blocks (scripts and styles dropped)."""
-
-    _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section"}
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: object) -> None:
-        if tag in ("script", "style"):
-            self._skipping += 1
-        elif tag in self._BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skipping:
-            self._skipping -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(re.sub(r"[ \t\r\n]+", " ", data))
-
-
-def read_document(path: Path) -> SourceDocument:
-    """Read and clean one file; InputFileError (one line, naming the file) if it cannot be used."""
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a folder; name the files to ingest")
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise InputFileError(
-            f"{path}: unsupported file type {path.suffix or '(none)'}; "
-            f"citeqa reads {', '.join(SUPPORTED_SUFFIXES)}"
-        )
-    try:
-        raw_bytes = path.read_bytes()
-    except OSError as error:
-        raise InputFileError(f"{path}: cannot be read ({error.strerror})") from None
-    if b"\x00" in raw_bytes[:8192]:
-        raise InputFileError(f"{path}: looks binary (NUL bytes), not a text document")
-    try:
-        raw = raw_bytes.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InputFileError(
-            f"{path}: not UTF-8 (byte {error.start}); convert it, e.g. `iconv -t UTF-8`"
-        ) from None
-    if path.suffix.lower() in (".html", ".htm"):
-        parser = _TextFromHTML()
-        parser.feed(raw)
-        raw = "".join(parser.parts)
-    document = clean_text(raw)
-    if not document.text.strip():
-        raise InputFileError(f"{path}: is empty (no text after cleaning)")
-    return SourceDocument(
-        doc_id=doc_id_for(path),
-        title=document.title,
-        source=path.name,
-        text=document.text,
-        content_hash=content_hash(document.text),
-    )
 
 
 def chunk_source(document: SourceDocument, params: ChunkParams) -> tuple[list[Chunk], int]:
