@@ -9,11 +9,12 @@ chunk holding the first copy, so retrieval can avoid showing the same text twice
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import importlib.util
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -66,6 +67,8 @@ class Chunk:
     n_tokens: int
     content_hash: str
     duplicate_of: str | None = None
+    # The 1-based page the chunk starts on, for paged formats (PDF); None otherwise.
+    page: int | None = None
 
 
 @dataclass(frozen=True)
@@ -201,9 +204,17 @@ def find_duplicate_paragraphs(text: str, sections: list[Section]) -> dict[int, i
 
 
 def chunk_document(
-    text: str, sections: list[Section], doc_id: str, doc_title: str, params: ChunkParams
+    text: str,
+    sections: list[Section],
+    doc_id: str,
+    doc_title: str,
+    params: ChunkParams,
+    page_starts: Sequence[int] = (),
 ) -> list[Chunk]:
     """Cut every section of a clean document into chunks (see the module docstring).
+
+    `page_starts` (offsets where pages 1, 2, … begin) sets each chunk's `page`; empty for
+    formats without pages.
 
     Raises ValueError if overlap_tokens >= max_tokens.
     """
@@ -259,6 +270,9 @@ def chunk_document(
                         n_tokens=count_tokens(body),
                         content_hash=digest,
                         duplicate_of=duplicate_of,
+                        page=(
+                            max(1, bisect.bisect_right(page_starts, start)) if page_starts else None
+                        ),
                     )
                 )
                 ordinal += 1

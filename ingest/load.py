@@ -7,6 +7,7 @@ Text formats (.txt, .md, .html) are read here with the standard library.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -20,14 +21,48 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 
 
 @dataclass(frozen=True)
+class Heading:
+    """A heading the file itself declares (a DOCX heading style, a PDF bookmark).
+
+    `start`/`end` are the offsets of the heading's line in the clean text; `level` 1 is the
+    top level (a part or chapter), 2 and deeper are sections within it.
+    """
+
+    start: int
+    end: int
+    level: int
+    title: str
+
+
+@dataclass(frozen=True)
 class SourceDocument:
-    """A file read, checked and cleaned, ready to chunk."""
+    """A file read, checked and cleaned, ready to chunk.
+
+    `kind` is the file type ("txt", "md", "html", "pdf", "docx"). `page_starts[i]` is the
+    offset in `text` where page i + 1 begins (empty for formats without pages). `headings`
+    is the structure the file declares; empty means `ingest.sections` reads the structure
+    from the text itself, as it does for the Strategy.
+    """
 
     doc_id: str
     title: str
     source: str
     text: str
     content_hash: str
+    kind: str = "txt"
+    page_starts: tuple[int, ...] = ()
+    headings: tuple[Heading, ...] = ()
+
+    @property
+    def pages(self) -> int | None:
+        """Number of pages, or None for formats without pages."""
+        return len(self.page_starts) or None
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding `offset`, or None for formats without pages."""
+        if not self.page_starts:
+            return None
+        return max(1, bisect.bisect_right(self.page_starts, offset))
 
 
 def doc_id_for(path: Path) -> str:

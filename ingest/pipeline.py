@@ -51,7 +51,9 @@ def derived_dir(data_dir: Path, manifest: Manifest) -> Path:
 def chunk_source(document: SourceDocument, params: ChunkParams) -> tuple[list[Chunk], int]:
     """The chunks of a document and its number of sections."""
     sections = parse_sections(document.text, document.title)
-    chunks = chunk_document(document.text, sections, document.doc_id, document.title, params)
+    chunks = chunk_document(
+        document.text, sections, document.doc_id, document.title, params, document.page_starts
+    )
     return chunks, len(sections)
 
 

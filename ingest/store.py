@@ -165,6 +165,8 @@ class ChunkStore:
         for chunk, vector in zip(chunks, vectors, strict=True):
             metadata = {k: v for k, v in asdict(chunk).items() if k not in _TEXT_FIELDS}
             metadata["duplicate_of"] = chunk.duplicate_of or ""
+            if chunk.page is None:
+                metadata.pop("page")  # Chroma metadata holds no nulls
             nodes.append(
                 TextNode(
                     id_=chunk.chunk_id,
@@ -247,5 +249,6 @@ class ChunkStore:
 def _chunk_from_record(text: str, metadata: dict[str, Any]) -> Chunk:
     fields = {name: metadata[name] for name in Chunk.__dataclass_fields__ if name in metadata}
     fields["duplicate_of"] = metadata.get("duplicate_of") or None
+    fields["page"] = metadata.get("page")
     return Chunk(text=text, **fields)
 

@@ -46,6 +46,7 @@ def to_passage(chunk: Chunk, score: float) -> Passage:
         end=chunk.end,
         score=score,
         duplicate_of=chunk.duplicate_of,
+        page=chunk.page,
     )
 
 

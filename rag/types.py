@@ -22,6 +22,7 @@ class Passage:
     `start`/`end` are character offsets into the cleaned document text, so
     `clean_text[start:end] == text`. `score` is the retrieval score (higher is better; its
     scale depends on the retrieval mode). `duplicate_of` names the chunk this one repeats.
+    `page` is the 1-based page the passage starts on, for paged formats (PDF); else None.
     """
 
     chunk_id: str
@@ -35,6 +36,7 @@ class Passage:
     end: int
     score: float = 0.0
     duplicate_of: str | None = None
+    page: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
