@@ -1,20 +1,25 @@
 """The QA set on disk (JSON Lines) → validated, frozen `Case` values; every error names its line.
 
 Loading checks each case's shape and its internal consistency (a case that claims an answer
-must quote evidence for it). Whether the quotes really are in the document, and whether each
-key fact is in the reference answer and in a quote, is a separate check,
-`check_against_document`, because it needs the clean text and reports every problem at once
-instead of stopping at the first. Section ids are checked for their form here; whether they
-name a section that exists is left to the test that parses the document.
+must quote evidence for it, a follow-up must name an earlier item). Fields the schema does not
+know are kept on the Case (`extra`) and named in one warning per file, so a QA file written for
+a newer citeqa still loads; the known fields stay strictly typed. Whether the quotes really
+are in the document, and whether each key fact is in the reference answer and in a quote, is a
+separate check, `check_against_document`, because it needs the clean text and reports every
+problem at once instead of stopping at the first. Section ids are checked for their form here;
+whether they name a section that exists is left to the test that parses the document.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,6 +29,9 @@ from rag.errors import CiteqaError
 
 CaseType = Literal["factoid", "list", "descriptive", "multi-part", "unanswerable"]
 Language = Literal["en", "zh"]
+# "tune": the only items a tuned constant, threshold or calibration may read. "holdout": written
+# before tuning, never looked at while tuning; what the quality gate and the reports judge.
+Split = Literal["tune", "holdout"]
 
 # "Notice", "Preamble", "Signatures", a part alone ("V" = the part's introduction), or a part
 # with a section number ("IV (8)"). The form only: the document has no "VI", but that is the
@@ -33,6 +41,10 @@ _SECTION_ID = re.compile(r"^(Notice|Preamble|Signatures|[IVXL]+( \(\d{1,2}\))?)$
 
 class DatasetError(CiteqaError):
     """The QA file cannot be read or a line breaks the format; the message names file and line."""
+
+
+class UnknownFieldWarning(UserWarning):
+    """A QA file has fields the schema does not know; they are kept on `Case.extra`, unused."""
 
 
 @dataclass(frozen=True)
@@ -54,12 +66,21 @@ class Case:
     type: CaseType
     answerable: bool
     language: str = "en"
+    split: Split = "holdout"
+    style: tuple[str, ...] = ()
+    follows: str | None = None
+    extra: Mapping[str, object] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
 
 
 class _CaseLine(BaseModel):
-    """The schema of one line; strict, so `"true"` is not a bool and `7` is not a string."""
+    """The schema of one line; strict, so `"true"` is not a bool and `7` is not a string.
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    Unknown fields are allowed (and end up in `model_extra`); the caller warns about them.
+    """
+
+    model_config = ConfigDict(extra="allow", strict=True)
 
     id: str = Field(min_length=1)
     question: str = Field(min_length=1)
@@ -70,6 +91,9 @@ class _CaseLine(BaseModel):
     type: CaseType
     answerable: bool
     language: Language = "en"
+    split: Split = "holdout"
+    style: list[str] = []
+    follows: str | None = None
 
 
 def bundled_qa_path() -> Path:
@@ -82,9 +106,11 @@ def load_cases(path: Path) -> list[Case]:
 
     Blank lines are skipped. Raises DatasetError, with a one-line message such as
     "qa.jsonl line 7: missing field 'question'", when the file cannot be read as UTF-8, is
-    empty, or a line is not a JSON object, misses a field, has an unknown field or a value of
-    the wrong type, repeats an id, or contradicts itself (an answerable case without evidence
-    or section, an unanswerable one with them, a multi-part case with fewer than two sections).
+    empty, or a line is not a JSON object, misses a field, has a value of the wrong type,
+    repeats an id or a field, contradicts itself (an answerable case without evidence or
+    section, an unanswerable one with them, a multi-part case with fewer than two sections),
+    or follows an id that is not an earlier case in the file. Fields the schema does not know
+    are kept in `Case.extra` and named in one UnknownFieldWarning for the whole file.
     """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -92,6 +118,8 @@ def load_cases(path: Path) -> list[Case]:
         raise DatasetError(f"{path.name}: cannot read the QA file: {error}") from error
     cases: list[Case] = []
     first_line_of: dict[str, int] = {}
+    line_of_case: list[int] = []
+    unknown: dict[str, int] = {}  # unknown field -> first line it appears on, in file order
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -102,9 +130,30 @@ def load_cases(path: Path) -> list[Case]:
                 f"{where}: duplicate id {case.id!r} (first used on line {first_line_of[case.id]})"
             )
         first_line_of[case.id] = number
+        line_of_case.append(number)
+        for name in case.extra:
+            unknown.setdefault(name, number)
         cases.append(case)
     if not cases:
         raise DatasetError(f"{path.name}: the QA file holds no cases")
+    for case, number in zip(cases, line_of_case):
+        if case.follows is None:
+            continue
+        earlier = first_line_of.get(case.follows)
+        if earlier is None or earlier >= number:
+            where = f"{path.name} line {number}"
+            place = "is not in the file" if earlier is None else f"is on line {earlier}"
+            raise DatasetError(
+                f"{where}: case {case.id!r} follows {case.follows!r}, which {place}; "
+                "a follow-up must come after the item it follows"
+            )
+    if unknown:
+        names = ", ".join(f"{name!r} (first on line {first})" for name, first in unknown.items())
+        warnings.warn(
+            f"{path.name}: unknown field(s) {names}; kept but not used by citeqa",
+            UnknownFieldWarning,
+            stacklevel=2,
+        )
     return cases
 
 
@@ -156,6 +205,10 @@ def _parse_line(line: str, where: str) -> Case:
         type=parsed.type,
         answerable=parsed.answerable,
         language=parsed.language,
+        split=parsed.split,
+        style=tuple(parsed.style),
+        follows=parsed.follows,
+        extra=MappingProxyType(dict(parsed.model_extra or {})),
     )
 
 
@@ -176,8 +229,6 @@ def _describe(error: ErrorDetails) -> str:
     field = field.lstrip(".")
     if error["type"] == "missing":
         return f"missing field {field!r}"
-    if error["type"] == "extra_forbidden":
-        return f"unknown field {field!r}"
     return f"field {field!r}: {error['msg']} (got {error['input']!r})"
 
 
@@ -198,6 +249,10 @@ def _contradiction(case: _CaseLine) -> str | None:
         return "is multi-part but names fewer than two sections"
     if any(not text.strip() for text in (*case.evidence, *case.key_facts)):
         return "has an empty evidence quote or key fact"
+    if any(not tag.strip() for tag in case.style):
+        return "has an empty style tag"
+    if case.follows is not None and case.follows == case.id:
+        return "follows itself"
     for section in case.section:
         if not _SECTION_ID.match(section):
             return f"has a malformed section id {section!r} (expected e.g. 'IV (8)', 'V', 'Notice')"

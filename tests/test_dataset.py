@@ -12,6 +12,7 @@ import pytest
 from eval.dataset import (
     Case,
     DatasetError,
+    UnknownFieldWarning,
     bundled_qa_path,
     check_against_document,
     load_cases,
@@ -132,6 +133,59 @@ def test_unanswerable_cases_are_refusals_without_evidence() -> None:
             assert case.reference_answer.startswith("The document does not say"), case.id
 
 
+# --- splits, styles and follow-ups in the bundled set ---------------------------------------
+HOLDOUT = [case for case in CASES if case.split == "holdout"]
+# How the held-out questions are asked, counted over the answerable ones.
+LEAST_ANSWERABLE_STYLES = {
+    "misspelled": 6,
+    "british": 5,
+    "paraphrase": 10,
+    "vague": 5,
+    "chinese": 6,
+    "list": 15,
+    "count": 3,
+}
+
+
+def test_the_bundled_file_states_the_split_on_every_line() -> None:
+    # The loader defaults a missing split to "holdout"; the bundled file must not rely on that.
+    raw = [
+        json.loads(text)
+        for text in bundled_qa_path().read_text(encoding="utf-8").splitlines()
+        if text.strip()
+    ]
+    assert [record["id"] for record in raw if "split" not in record] == []
+    assert {record["split"] for record in raw} == {"tune", "holdout"}
+
+
+def test_the_held_out_items_were_written_apart_and_tagged() -> None:
+    assert len(HOLDOUT) >= 95
+    assert all(case.id.startswith("h") for case in HOLDOUT)
+    assert [case.id for case in HOLDOUT if not case.style] == []
+    # The original 141 items are the tuning split.
+    assert all(case.split == "tune" for case in CASES if case.id.startswith("q"))
+    types = Counter(case.type for case in HOLDOUT)
+    assert set(types) == {"factoid", "list", "descriptive", "multi-part", "unanswerable"}
+    assert types["unanswerable"] >= 15
+    styles = Counter(tag for case in HOLDOUT if case.answerable for tag in case.style)
+    assert {tag: styles[tag] for tag in LEAST_ANSWERABLE_STYLES} == {
+        tag: max(styles[tag], least) for tag, least in LEAST_ANSWERABLE_STYLES.items()
+    }
+
+
+def test_bundled_follow_ups_point_back_to_an_earlier_standalone_item() -> None:
+    position = {case.id: index for index, case in enumerate(CASES)}
+    follow_ups = [case for case in CASES if case.follows is not None]
+    assert len(follow_ups) >= 5
+    for case in follow_ups:
+        earlier = position[str(case.follows)]
+        assert earlier < position[case.id], case.id
+        assert CASES[earlier].follows is None, case.id
+        assert "follow-up" in case.style, case.id
+    # Tagging a case "follow-up" without saying what it follows would lose the history.
+    assert [c.id for c in CASES if "follow-up" in c.style and c.follows is None] == []
+
+
 def test_known_facts_are_bundled_exactly() -> None:
     by_question = {case.question: case for case in CASES}
     gdp = by_question["What share of GDP did the information industry's added value reach in 2005?"]
@@ -212,6 +266,61 @@ def test_language_defaults_to_english(tmp_path: Path) -> None:
     assert load_cases(write_lines(tmp_path, json.dumps(record)))[0].language == "en"
 
 
+def test_split_style_and_follows_have_defaults(tmp_path: Path) -> None:
+    # A user's own QA file without splits is held out: never used for tuning.
+    case = load_cases(write_lines(tmp_path, line()))[0]
+    assert (case.split, case.style, case.follows) == ("holdout", (), None)
+    assert dict(case.extra) == {}
+
+
+def test_split_style_and_follows_are_read(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path,
+        line(split="tune"),
+        line(id="t2", style=["follow-up", "vague"], follows="t1"),
+    )
+    first, second = load_cases(path)
+    assert first.split == "tune"
+    assert second.split == "holdout"
+    assert second.style == ("follow-up", "vague")
+    assert second.follows == "t1"
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"split": "train"}, "qa.jsonl line 1: field 'split': Input should be 'tune' or 'holdout'"),
+        ({"style": "vague"}, "qa.jsonl line 1: field 'style': Input should be a valid list"),
+        ({"style": ["ok", 3]}, "qa.jsonl line 1: field 'style[1]': Input should be a valid string"),
+        ({"follows": 1}, "qa.jsonl line 1: field 'follows': Input should be a valid string"),
+        ({"style": [" "]}, "qa.jsonl line 1: case 't1' has an empty style tag"),
+        ({"follows": "t1"}, "qa.jsonl line 1: case 't1' follows itself"),
+    ],
+)
+def test_new_fields_are_strictly_typed(
+    tmp_path: Path, changes: dict[str, Any], expected: str
+) -> None:
+    assert load_error(write_lines(tmp_path, line(**changes))).startswith(expected)
+
+
+def test_follows_must_name_an_earlier_item(tmp_path: Path) -> None:
+    later = write_lines(tmp_path, line(id="a", follows="b"), line(id="b"))
+    assert load_error(later) == (
+        "qa.jsonl line 1: case 'a' follows 'b', which is on line 2; "
+        "a follow-up must come after the item it follows"
+    )
+    missing = write_lines(tmp_path, line(id="a"), "", line(id="b", follows="zz"))
+    assert load_error(missing) == (
+        "qa.jsonl line 3: case 'b' follows 'zz', which is not in the file; "
+        "a follow-up must come after the item it follows"
+    )
+    # A chain is allowed: c follows b, which follows a.
+    chain = write_lines(
+        tmp_path, line(id="a"), line(id="b", follows="a"), line(id="c", follows="b")
+    )
+    assert [case.follows for case in load_cases(chain)] == [None, "a", "b"]
+
+
 def test_invalid_json_names_its_line(tmp_path: Path) -> None:
     path = write_lines(tmp_path, line(id="a"), line(id="b"), '{"id": "c", "question": ')
     assert load_error(path).startswith("qa.jsonl line 3: invalid JSON")
@@ -282,10 +391,41 @@ def test_self_contradicting_cases_are_rejected(
     )
 
 
-def test_unknown_and_repeated_fields_are_rejected(tmp_path: Path) -> None:
-    assert load_error(write_lines(tmp_path, line(questoin="typo"))) == (
-        "qa.jsonl line 1: unknown field 'questoin'"
+def test_unknown_fields_load_with_one_warning_per_file(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path,
+        line(questoin="typo"),
+        line(id="t2", notes={"by": "me"}),
+        line(id="t3", questoin="again", notes=None),
     )
+    with pytest.warns(UnknownFieldWarning) as caught:
+        cases = load_cases(path)
+    assert len(caught) == 1
+    assert str(caught[0].message) == (
+        "qa.jsonl: unknown field(s) 'questoin' (first on line 1), 'notes' (first on line 2); "
+        "kept but not used by citeqa"
+    )
+    assert [dict(case.extra) for case in cases] == [
+        {"questoin": "typo"},
+        {"notes": {"by": "me"}},
+        {"questoin": "again", "notes": None},
+    ]
+    # Extra fields take no part in equality, and they are read-only.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert cases[0] == load_cases(write_lines(plain, line()))[0]
+    with pytest.raises(TypeError):
+        cases[0].extra["questoin"] = "changed"  # type: ignore[index]
+
+
+def test_a_known_field_with_a_bad_value_still_fails_next_to_unknown_ones(tmp_path: Path) -> None:
+    path = write_lines(tmp_path, line(extra_note="x", answerable="yes"))
+    assert load_error(path).startswith(
+        "qa.jsonl line 1: field 'answerable': Input should be a valid boolean"
+    )
+
+
+def test_repeated_fields_are_rejected(tmp_path: Path) -> None:
     repeated = line()[:-1] + ', "id": "t9"}'
     assert (
         load_error(write_lines(tmp_path, repeated)) == "qa.jsonl line 1: field 'id' appears twice"
