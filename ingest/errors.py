@@ -19,11 +19,3 @@ class IndexNotReadyError(CiteqaError):
 
 class StoreUnavailableError(CiteqaError):
     """The Chroma server does not answer."""
-
-
-class QuestionError(CiteqaError):
-    """The question cannot be answered as given (empty, only control characters, ...)."""
-
-
-class LLMError(CiteqaError):
-    """The OpenAI-compatible endpoint failed or answered with something unusable."""

@@ -20,10 +20,10 @@ from typing import Protocol
 
 from ingest.chunk import count_tokens
 from ingest.embed import Matrix
-from ingest.errors import LLMError
 from ingest.keyword import stems
 from ingest.sentences import SentenceIndex
 from rag import prompts
+from rag.errors import LLMError
 from rag.types import Passage, Turn
 
 REFUSAL_TEXT = "The document does not say."

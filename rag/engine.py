@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from ingest.chunk import Chunk, ChunkParams
 from ingest.embed import Embedder, MiniLMEmbedder, set_offline_defaults
-from ingest.errors import IndexMismatchError, LLMError, QuestionError
+from ingest.errors import IndexMismatchError
 from ingest.keyword import KeywordIndex, stems
 from ingest.pipeline import build_index, ensure_derived
 from ingest.sentences import SentenceIndex
@@ -28,6 +28,7 @@ from ingest.store import ChunkStore, Manifest, open_client
 from rag import prompts
 from rag.answer import REFUSAL_TEXT, Draft, ExtractiveAnswerer, OpenAIAnswerer
 from rag.cite import REFUSAL_PATTERN, SupportScorer, check_citations
+from rag.errors import LLMError, QuestionError
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings, load_settings
 from rag.types import Answer, AnswerMode, Passage, RetrievalMode, Turn

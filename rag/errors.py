@@ -5,11 +5,12 @@
     ├── IndexMismatchError       the index was built with another embedder or chunking: --rebuild
     ├── IndexNotReadyError       the index is missing, empty or was left half-written
     ├── StoreUnavailableError    the Chroma server at CITEQA_CHROMA_URL does not answer
-    ├── QuestionError            the question is empty or unusable
-    └── LLMError                 the OpenAI-compatible endpoint failed (answers fall back offline)
+    ├── QuestionError            the question is empty or unusable          (defined here)
+    └── LLMError                 the OpenAI-compatible endpoint failed      (defined here)
 
-The classes live in `ingest.errors` (ingest may not import rag); this module re-exports them
-so callers of the public API write `from rag.errors import CiteqaError`.
+The index errors live in `ingest.errors` (ingest may not import rag) and are re-exported here,
+so callers of the public API write `from rag.errors import CiteqaError`. Question and model
+errors belong to answering, so they are defined here.
 """
 
 from ingest.errors import (
@@ -17,10 +18,17 @@ from ingest.errors import (
     IndexMismatchError,
     IndexNotReadyError,
     InputFileError,
-    LLMError,
-    QuestionError,
     StoreUnavailableError,
 )
+
+
+class QuestionError(CiteqaError, ValueError):
+    """The question cannot be answered as given (empty, not text, only control characters)."""
+
+
+class LLMError(CiteqaError):
+    """The OpenAI-compatible endpoint failed or answered with something unusable."""
+
 
 __all__ = [
     "CiteqaError",
