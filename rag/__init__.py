@@ -13,11 +13,13 @@ choose settings explicitly.
 
 from rag.engine import QAEngine, ask, ask_stream, retrieve
 from rag.errors import CiteqaError
+from rag.policy import AnswerPolicy
 from rag.settings import Settings, load_settings
 from rag.types import Answer, AnswerMode, AnswerSentence, Passage, RetrievalMode, Turn
 
 __all__ = [
     "Answer",
+    "AnswerPolicy",
     "AnswerMode",
     "AnswerSentence",
     "CiteqaError",

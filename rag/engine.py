@@ -29,6 +29,7 @@ from rag import prompts
 from rag.answer import REFUSAL_TEXT, Draft, ExtractiveAnswerer, OpenAIAnswerer
 from rag.cite import REFUSAL_PATTERN, SupportScorer, check_citations
 from rag.errors import LLMError, QuestionError
+from rag.policy import AnswerPolicy
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings, load_settings
 from rag.types import Answer, AnswerMode, Passage, RetrievalMode, Turn
@@ -126,9 +127,16 @@ def rewrite_follow_up(question: str, previous: str, embedder: Embedder) -> str:
 class QAEngine:
     """Answers questions over the index described by `settings` (see the module docstring)."""
 
-    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        policy: AnswerPolicy | None = None,
+    ) -> None:
         set_offline_defaults()
         self.settings = settings
+        self.policy = policy or AnswerPolicy()
         self.embedder: Embedder = embedder or MiniLMEmbedder()
         self._embed_query = lru_cache(maxsize=512)(self.embedder.embed_query)
         self._lock = threading.Lock()

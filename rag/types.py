@@ -66,7 +66,8 @@ class Answer:
 
     `answer` carries inline markers [1], [2] that index `citations` (1-based). `retrieved` is
     everything retrieved, best first. `refused` is True when the answer is that the document
-    does not say. `answerer` names who wrote it ("extractive" or "generative:<model>");
+    does not say. `caveat` is True for the middle outcome: "The document does not say this
+    directly; the closest it comes is … [1]" (an answer, hedged; never also `refused`). `answerer` names who wrote it ("extractive" or "generative:<model>");
     `notices` are short messages for the reader (e.g. the LLM failed and the offline answer is
     shown instead). `question` is the standalone question actually searched (after follow-up
     rewriting and translation), `original_question` what the user typed.
@@ -79,6 +80,7 @@ class Answer:
     retrieved: list[Passage]
     refused: bool
     sentences: list[AnswerSentence] = field(default_factory=list)
+    caveat: bool = False
     answerer: str = "extractive"
     notices: list[str] = field(default_factory=list)
     latency_ms: float = 0.0
