@@ -9,6 +9,7 @@ and keeps the derived caches (BM25, sentence vectors) in memory. Each ask:
 
 from __future__ import annotations
 
+import copy
 import re
 import sys
 import threading
@@ -152,6 +153,13 @@ class QAEngine:
                 context_window=settings.llm_context_window,
                 max_answer_tokens=settings.llm_max_answer_tokens,
             )
+
+    def with_policy(self, policy: AnswerPolicy) -> QAEngine:
+        """An engine answering with `policy` that shares this one's open index and models (for
+        sensitivity runs: no second index load)."""
+        other = copy.copy(self)
+        other.policy = policy
+        return other
 
     # --- index ----------------------------------------------------------------------------
     @property
