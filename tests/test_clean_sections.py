@@ -78,3 +78,10 @@ def test_cleaning_a_short_page_without_blog_furniture_changes_nothing_but_whites
     # "Leave a Reply" as the last of three lines is in the tail third: it is furniture.
     assert clean_text(raw).text == "Title\n\nFirst paragraph.\n"
     assert clean_text("Leave a Reply\nbody\nmore\nend\n").text.startswith("Leave a Reply")
+
+
+def test_a_paged_copy_of_the_strategy_keeps_its_parts_instead_of_pages() -> None:
+    # The pages are only the fallback for a paged file with no structure of its own.
+    page_starts = (0, len(DOC.text) // 3, 2 * len(DOC.text) // 3)
+    assert parse_sections(DOC.text, DOC.title, (), page_starts) == SECTIONS
+    assert parse_sections(DOC.text, DOC.title, ()) == SECTIONS
