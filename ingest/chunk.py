@@ -2,9 +2,12 @@
 
 Each chunk is an exact slice of the clean text (`text == clean[start:end]`), so a citation can
 be highlighted in the document. Consecutive chunks of a section share up to
-`overlap_tokens` of whole sentences. Near-duplicate paragraphs (the Strategy repeats two of
-IV (3)'s paragraphs with edits) become chunks of their own, marked `duplicate_of` the
-chunk holding the first copy, so retrieval can avoid showing the same text twice.
+`overlap_tokens` of whole sentences. A sentence over the limit is cut at ';', ',', spaces
+and, failing those, between tokens, so no chunk exceeds `max_tokens` whatever the text (a
+2 MB run without spaces takes seconds and makes thousands of chunks, not one; bench/dedup.py).
+Near-duplicate paragraphs (the Strategy repeats two of IV (3)'s paragraphs with edits; found
+by `ingest.dedup`) become chunks of their own, marked `duplicate_of` the chunk holding the
+first copy, so retrieval can avoid showing the same text twice.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
+from ingest.dedup import find_repeats
 from ingest.sections import Section
 
 if TYPE_CHECKING:
@@ -30,12 +37,15 @@ ENCODING = "cl100k_base"
 # a quote or a list dash. "No. (2006)11" and "etc., and" do not end sentences.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[”\"’)\]]?\s+(?=[A-Z“\"–\-\[])")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-_WORD = re.compile(r"[a-z0-9]+")
-# Two paragraphs sharing this share of their word sets are one paragraph told twice: the
-# Strategy's two repeats in IV (3) score 0.92 and 0.56 (a re-translation under a new opening
-# sentence); every other pair of its paragraphs scores 0.28 or less.
-DUPLICATE_JACCARD = 0.5
-_MIN_DUPLICATE_WORDS = 20
+# Where an over-long sentence is cut, coarsest first; the cut falls right after the match (a
+# non-space character) and the whitespace after it is trimmed off. ASCII ';' and ',' only before whitespace ("1,000"
+# stays whole); the CJK marks are written without spaces. Past the last, cuts fall between
+# tokens.
+_CUTS = (
+    re.compile(r";(?=\s)|；"),
+    re.compile(r",(?=\s)|[，、]"),
+    re.compile(r"\S(?=\s)"),
+)
 # Lines this short without end punctuation are fragments (names, dates, headings).
 _FRAGMENT_WORDS = 12
 
@@ -156,51 +166,154 @@ def _is_fragment(text: str, span: tuple[int, int]) -> bool:
 
 
 def _fit(text: str, span: _Span, max_tokens: int) -> list[_Span]:
-    """Cut a sentence longer than max_tokens at '; ' then ', ' then spaces."""
+    """Cut a sentence longer than max_tokens at '; ', then ', ', then spaces, then tokens.
+
+    Returns trimmed spans covering every non-space character of `span`, each of at most
+    max_tokens tokens when max_tokens >= 4 (a character is at most 4 UTF-8 bytes, so at most
+    4 tokens). Linear in the sentence's length: each level counts each character once, and a
+    joined piece is re-counted only to confirm or extend it.
+    """
     if count_tokens(text[span.start : span.end]) <= max_tokens:
         return [span]
-    for separator in ("; ", ", ", " "):
-        cuts = [m.end() for m in re.finditer(re.escape(separator), text[span.start : span.end])]
-        if not cuts:
+    return _cut(text, span, max_tokens, 0)
+
+
+def _cut(text: str, span: _Span, max_tokens: int, level: int) -> list[_Span]:
+    """Cut a span known to be over the limit with _CUTS[level:], then between tokens."""
+    segments: list[_Span] = []
+    while len(segments) < 2 and level < len(_CUTS):
+        segments = _segments(text, span, _CUTS[level])
+        level += 1
+    if len(segments) < 2:
+        return _cut_between_tokens(text, span, max_tokens)
+    # Tokens of each segment with the whitespace before it (a line break is a token of its
+    # own), from one encoding of the span: those starting there. Their sum over a group is
+    # what the joined text usually counts; an encode per segment would cost ~5 µs each.
+    token_starts = _token_offsets(text, span)[0][:-1]
+    marks = np.searchsorted(token_starts, [span.start, *(segment.end for segment in segments)])
+    counts = np.diff(marks).tolist()
+    pieces: list[_Span] = []
+    first = 0
+    while first < len(segments):
+        last, total = first, counts[first]
+        while last + 1 < len(segments) and total + counts[last + 1] <= max_tokens:
+            last += 1
+            total += counts[last]
+        # The sum is what the joined text usually counts, but tokens can differ where segments
+        # meet: confirm it, dropping about the excess from the end, or add segments while
+        # they still fit. Either loop usually stops at once, keeping the whole cut linear.
+        while last > first and (excess := _joined_tokens(text, segments, first, last) - max_tokens) > 0:
+            while last > first and excess > 0:
+                excess -= counts[last]
+                last -= 1
+        while last + 1 < len(segments) and _joined_tokens(text, segments, first, last + 1) <= max_tokens:
+            last += 1
+        if last == first and _joined_tokens(text, segments, first, first) > max_tokens:
+            pieces.extend(_cut(text, segments[first], max_tokens, level))
+        else:
+            pieces.append(_Span(segments[first].start, segments[last].end))
+        first = last + 1
+    return pieces
+
+
+def _joined_tokens(text: str, segments: list[_Span], first: int, last: int) -> int:
+    return count_tokens(text[segments[first].start : segments[last].end])
+
+
+def _segments(text: str, span: _Span, cut: re.Pattern[str]) -> list[_Span]:
+    """`span` cut right after each match of `cut`, trimmed, empty pieces dropped.
+
+    Every cut ends in a non-space character, so a piece before a cut is never empty and only
+    its leading whitespace needs skipping (no copy of the piece, which counts in long runs).
+    """
+    segments: list[_Span] = []
+    position = span.start
+    for match in cut.finditer(text, span.start, span.end):
+        start = position
+        while text[start].isspace():
+            start += 1
+        segments.append(_Span(start, match.end()))
+        position = match.end()
+    segments.extend(_trimmed(text, position, span.end))
+    return segments
+
+
+def _cut_between_tokens(text: str, span: _Span, max_tokens: int) -> list[_Span]:
+    """Cut a run without spaces or separators into pieces of at most max_tokens tokens.
+
+    The run is encoded once and cut only where a token starts a character: byte-level tokens
+    may split a multi-byte character (an emoji is often two tokens), and no character offset
+    lies inside one. Byte accounting rather than `decode_with_offsets`: the latter maps a
+    token starting mid-character to that character's start, hiding whether a cut there is
+    clean, and builds Python lists of bytes and offsets (~100 B a token) where this keeps two
+    numpy arrays. Each piece is re-counted alone, since the pre-tokenizer may group digits
+    differently at its edges, and cut earlier by the excess if it comes out over.
+    """
+    offsets, starts_character = _token_offsets(text, span)
+    boundaries = np.append(np.flatnonzero(starts_character), len(starts_character))
+    pieces: list[_Span] = []
+    at = 0
+    while at < len(boundaries) - 1:
+        reach = int(np.searchsorted(boundaries, boundaries[at] + max_tokens, side="right")) - 1
+        end = max(reach, at + 1)
+        while True:
+            piece = _Span(int(offsets[boundaries[at]]), int(offsets[boundaries[end]]))
+            excess = count_tokens(text[piece.start : piece.end]) - max_tokens
+            if excess <= 0 or end == at + 1:
+                break
+            shorter = int(np.searchsorted(boundaries, boundaries[end] - excess, side="right")) - 1
+            end = max(at + 1, min(end - 1, shorter))
+        if excess > 0:
+            # A single unit between two clean cuts is still over: a limit this small must
+            # fall back to characters (each at most 4 tokens).
+            pieces.extend(_Span(offset, offset + 1) for offset in range(piece.start, piece.end))
+        else:
+            pieces.extend(_trimmed(text, piece.start, piece.end))
+        at = end
+    return pieces
+
+
+def _token_offsets(
+    text: str, span: _Span
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Encode `span` once: where each token starts, and whether it starts a character.
+
+    `offsets[i]` is span.start plus the characters starting in tokens 0..i-1 (the last entry is
+    span.end): the offset where token i begins when it begins a character; a token that
+    continues a character gets the offset after that character.
+    """
+    tokens = encoding().encode_to_numpy(text[span.start : span.end], disallowed_special=())
+    starts_character, characters = _token_tables()
+    offsets = span.start + np.concatenate(([0], np.cumsum(characters[tokens])))
+    return offsets, starts_character[tokens]
+
+
+@lru_cache(maxsize=1)
+def _token_tables() -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """For each cl100k token id: does its first byte start a character (is not a UTF-8
+    continuation byte 0b10xxxxxx), and how many characters start within its bytes."""
+    enc = encoding()
+    starts_character = np.zeros(enc.max_token_value + 1, dtype=np.bool_)
+    characters = np.zeros(enc.max_token_value + 1, dtype=np.int64)
+    for token in range(enc.max_token_value + 1):
+        try:
+            raw = enc.decode_single_token_bytes(token)
+        except KeyError:  # ids between the ordinary and the special tokens are unused
             continue
-        pieces: list[_Span] = []
-        piece_start = span.start
-        last_cut = None
-        for cut in cuts:
-            absolute = span.start + cut
-            if count_tokens(text[piece_start:absolute]) > max_tokens and last_cut:
-                pieces.append(_Span(piece_start, last_cut))
-                piece_start = last_cut
-            last_cut = absolute
-        pieces.append(_Span(piece_start, span.end))
-        result: list[_Span] = []
-        for piece in pieces:
-            result.extend(_trimmed(text, piece.start, piece.end))
-        if all(count_tokens(text[p.start : p.end]) <= max_tokens for p in result):
-            return result
-    return [span]  # one unbreakable token run; kept whole rather than cut mid-word
-
-
-def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
+        starts_character[token] = not 0x80 <= raw[0] < 0xC0
+        characters[token] = sum(not 0x80 <= byte < 0xC0 for byte in raw)
+    return starts_character, characters
 
 
 def find_duplicate_paragraphs(text: str, sections: list[Section]) -> dict[int, int]:
-    """Map a repeated paragraph's start offset to the start of its first occurrence."""
+    """Map a repeated paragraph's start offset to the start of its first occurrence.
+
+    What counts as a repeat is `ingest.dedup.find_repeats`'s rule, applied to the paragraphs
+    of the section bodies in document order.
+    """
     paragraphs = [p for s in sections for p in _paragraphs(text, s.body_start, s.end)]
-    words = [_words(text[p.start : p.end]) for p in paragraphs]
-    duplicates: dict[int, int] = {}
-    for later in range(len(paragraphs)):
-        if len(words[later]) < _MIN_DUPLICATE_WORDS:
-            continue
-        for earlier in range(later):
-            if paragraphs[earlier].start in duplicates or len(words[earlier]) < _MIN_DUPLICATE_WORDS:
-                continue
-            overlap = len(words[later] & words[earlier]) / len(words[later] | words[earlier])
-            if overlap >= DUPLICATE_JACCARD:
-                duplicates[paragraphs[later].start] = paragraphs[earlier].start
-                break
-    return duplicates
+    repeats = find_repeats([text[p.start : p.end] for p in paragraphs])
+    return {paragraphs[copy].start: paragraphs[original].start for copy, original in repeats.items()}
 
 
 def chunk_document(

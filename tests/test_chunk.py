@@ -1,12 +1,17 @@
-"""Chunking: token limits, section boundaries, exact offsets, overlap, duplicate paragraphs."""
+"""Chunking: token limits (whatever the text), section boundaries, exact offsets, overlap, duplicates."""
 
 from __future__ import annotations
 
-import pytest
+import collections
+import re
 
-from ingest.chunk import ChunkParams, chunk_document, count_tokens, split_sentences
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ingest.chunk import Chunk, ChunkParams, chunk_document, count_tokens, split_sentences
 from ingest.clean import clean_text
-from ingest.sections import parse_sections
+from ingest.sections import Section, parse_sections
 from tests.conftest import CORPUS
 
 DOC = clean_text(CORPUS.read_text(encoding="utf-8"))
@@ -71,3 +76,82 @@ def test_the_repeated_paragraphs_of_iv_3_are_marked_duplicates_of_their_first_co
 def test_overlap_not_smaller_than_chunk_is_rejected() -> None:
     with pytest.raises(ValueError, match="overlap"):
         chunk_document(DOC.text, SECTIONS, "doc", DOC.title, ChunkParams(64, 64))
+
+
+# Text that breaks naive cutting: no spaces, CJK, emoji made of several code points,
+# combining marks, digits (the tokenizer groups them in threes), separators, long runs.
+_PIECES = st.one_of(
+    st.text(max_size=40),
+    st.from_regex(r"[A-Za-z]{1,14}", fullmatch=True),
+    st.sampled_from([" ", "  ", "\n", "\n\n", "\t", ", ", "; ", ". ", "，", "；", "、", "。"]),
+    st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF), min_size=1, max_size=300),
+    st.text(alphabet=st.sampled_from(["😀", "👍", "🏽", "\u200d", "🇨", "🇳", "e", "\u0301", "\u0308"]), max_size=200),
+    st.from_regex(r"[0-9]{1,60}", fullmatch=True),
+    st.text(alphabet=st.characters(codec="ascii", exclude_categories=("Zs", "Cc")), min_size=200, max_size=3000),
+    st.builds(lambda character, count: character * count, st.characters(), st.integers(100, 2000)),
+)
+_BODIES = st.lists(st.lists(_PIECES, max_size=12).map("".join), min_size=1, max_size=3)
+
+
+def sections_of(bodies: list[str]) -> tuple[str, list[Section]]:
+    """The bodies as consecutive sections of one text, one heading-less section each."""
+    text, sections = "", []
+    for number, body in enumerate(bodies, start=1):
+        start = len(text)
+        text += body + "\n"
+        sections.append(Section("I", "Part", str(number), f"Section {number}", start, start, len(text)))
+    return text, sections
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(bodies=_BODIES, max_tokens=st.sampled_from([4, 7, 32, 160]), data=st.data())
+def test_any_text_is_cut_into_exact_slices_within_the_limit_covering_every_character(
+    bodies: list[str], max_tokens: int, data: st.DataObject
+) -> None:
+    text, sections = sections_of(bodies)
+    overlap = data.draw(st.integers(0, max_tokens // 4), label="overlap_tokens")
+    chunks = chunk_document(text, sections, "doc", "Title", ChunkParams(max_tokens, overlap))
+    assert len({c.chunk_id for c in chunks}) == len(chunks)
+    for chunk in chunks:
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert chunk.n_tokens == count_tokens(chunk.text) <= max_tokens
+    for section in sections:
+        inside = [c for c in chunks if c.section_number == section.number]
+        covered = bytearray(len(text))
+        for chunk in inside:
+            assert section.body_start <= chunk.start < chunk.end <= section.end
+            covered[chunk.start : chunk.end] = b"\x01" * (chunk.end - chunk.start)
+        missing = [i for i in range(section.body_start, section.end)
+                   if not covered[i] and not text[i].isspace()]
+        assert not missing, text[missing[0] : missing[0] + 20]
+
+
+def assert_cut_within_the_limit(text: str, max_tokens: int) -> list[Chunk]:
+    sections = [Section("I", "Part", "1", "Section 1", 0, 0, len(text))]
+    chunks = chunk_document(text, sections, "doc", "Title", ChunkParams(max_tokens, 0))
+    covered = bytearray(len(text))
+    for chunk in chunks:
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert chunk.n_tokens <= max_tokens
+        covered[chunk.start : chunk.end] = b"\x01" * (chunk.end - chunk.start)
+    assert all(covered[m.start()] for m in re.finditer(r"\S", text))
+    return chunks
+
+
+def test_a_2_mb_word_is_cut_between_tokens_into_chunks_within_the_limit() -> None:
+    # The Strategy without its whitespace: Latin letters, punctuation and the CJK signatures.
+    word = "".join(DOC.text.split())
+    word = (word * (2_000_000 // len(word) + 1))[:2_000_000]
+    chunks = assert_cut_within_the_limit(word, 160)
+    assert len(chunks) > 2_000_000 // (160 * 16)  # no chunk is more than ~16 characters a token
+    assert max(len(c.text) for c in chunks) < 5_000
+
+
+def test_a_1_5_mb_line_of_clauses_is_cut_at_commas_within_the_limit() -> None:
+    # The Strategy as one sentence on one line: every full stop turned into a comma.
+    line = re.sub(r"[.!?]", ",", " ".join(DOC.text.split()))
+    line = (line * (1_500_000 // len(line) + 1))[:1_500_000]
+    chunks = assert_cut_within_the_limit(line, 160)
+    ends = collections.Counter(c.text[-1] for c in chunks)
+    assert ends.most_common(1)[0][0] in ",;"
