@@ -340,7 +340,9 @@ def chunk_document(
     chunk_at_paragraph: dict[int, str] = {}
     for section in sections:
         groups: list[tuple[int | None, list[_Span]]] = []
-        for paragraph in _paragraphs(text, section.body_start, section.end):
+        # From the heading on: a heading is document text a reader quotes and asks with, and
+        # the passage it opens reads better with it ("(2) E-commerce action plans …").
+        for paragraph in _paragraphs(text, section.start, section.end):
             units = [
                 piece
                 for sentence in _sentences(text, paragraph)

@@ -256,6 +256,8 @@ def _sections_from_text(text: str, title: str) -> list[Section]:
         sections.append(
             Section(SIGNATURES, "", "", SIGNATURES, signature_start, signature_start, len(text))
         )
+    # A part heading with no text of its own before its first section ("IV, The strategic
+    # focus …") is not a passage: alone it would outrank the sections it heads.
     return [s for s in sections if text[s.body_start : s.end].strip() or s.number]
 
 

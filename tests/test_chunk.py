@@ -27,15 +27,19 @@ def test_chunks_respect_the_token_limit_and_map_back_to_the_exact_text(params: C
         assert chunk.n_tokens == count_tokens(chunk.text) <= params.max_tokens
 
 
-def test_no_chunk_spans_two_sections_and_every_section_body_is_covered() -> None:
+def test_no_chunk_spans_two_sections_and_every_section_with_its_heading_is_covered() -> None:
     chunks = chunk_document(DOC.text, SECTIONS, "doc", DOC.title, ChunkParams())
     for section in SECTIONS:
         inside = [c for c in chunks if c.section_path == section.path]
         assert inside, section.path
         for chunk in inside:
-            assert section.body_start <= chunk.start < chunk.end <= section.end
-        # every sentence of the section body is in some chunk
-        for start, end in split_sentences(DOC.text, section.body_start, section.end):
+            assert section.start <= chunk.start < chunk.end <= section.end
+        # the first chunk opens with the heading line, which is document text readers quote
+        heading = DOC.text[section.start : section.body_start].strip()
+        if heading:
+            assert inside[0].text.startswith(heading), section.path
+        # every sentence of the section is in some chunk
+        for start, end in split_sentences(DOC.text, section.start, section.end):
             assert any(c.start <= start and end <= c.end for c in inside), DOC.text[start:end]
 
 
