@@ -1,271 +1,59 @@
-"""Answerers: the `Answerer` role, the offline extractive default and an OpenAI-compatible one.
+"""Generated answers: the `Answerer` role and its OpenAI-compatible implementation.
 
-Both return a `Draft` whose [n] markers index the passages they were given (1-based); the
-engine then checks every marker against its passage (`rag.cite`). The extractive answerer
-quotes the document's own sentences, so it cannot misstate; it refuses when no sentence is
-close enough to the question. The generative one calls any `/v1/chat/completions` endpoint
-through the `openai` client, with bounded timeouts and retries; its failures are `LLMError`s
-the engine turns into an offline answer plus a notice.
+The offline answerer is `rag.compose`; this module is the swappable backend for a model behind
+any `/v1/chat/completions` endpoint (OpenAI, Ollama, vLLM, llama.cpp server), called through
+the `openai` client. Every call of one answer shares one `Deadline`: translation, follow-up
+rewrite and the answer itself together may not take longer, so a hung endpoint costs the
+reader at most that long before the offline answer is shown. Streams also have a first-token
+timeout. Every failure is an `LLMError`, which the engine turns into the offline answer plus
+a notice.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import re
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ingest.chunk import count_tokens
-from ingest.embed import Matrix
-from ingest.keyword import stems
-from ingest.sentences import SentenceIndex
 from rag import prompts
 from rag.errors import LLMError
-from rag.types import Passage, Turn
+from rag.types import Passage
 
 REFUSAL_TEXT = "The document does not say."
-# Sentence score = 0.6 · cosine(question, sentence) + 0.4 · share of the question's content
-# words found in the sentence. Meaning carries paraphrased questions, shared words carry
-# names and numbers MiniLM blurs.
-COSINE_WEIGHT = 0.6
-# The extractive answerer refuses ("the document does not say") when any rule holds:
-#   1. the best sentence scores below REFUSAL_THRESHOLD;
-#   2. the question names a topic word the document never uses (after stemming; question-frame
-#      words like "describe" and the name "China", which the document calls "our country",
-#      excepted) and the best sentence scores below OUT_OF_VOCABULARY_THRESHOLD: "yuan",
-#      "5G", "penalties" signal a question the text cannot answer;
-#   3. the question names a year that no retrieved passage contains ("by 2010");
-#   4. the question asks for a date or a quantity and no relevant sentence holds one.
-# The thresholds were chosen on the QA set with `citeqa eval` over a grid (0.40-0.46 by
-# 0.01 × 0.45-0.58): 0.45 and 0.53 are the pair that meets every gate of eval/thresholds.toml
-# (refusal on unanswerable 0.786, false refusals 0.094). `citeqa eval --calibrate` prints the
-# best-sentence scores behind rule 1: alone, it would refuse 43% of unanswerable questions.
-REFUSAL_THRESHOLD = 0.45
-OUT_OF_VOCABULARY_THRESHOLD = 0.53
-# Words that talk about the document or the asking, not its topic (stemmed).
-QUESTION_FRAME_WORDS = frozenset(
-    "describ happen call set want list name cite mention section document paragraph expect "
-    "propos suppos help play built end rank identifi goal promis china chines mean".split()
-)
-# Extra sentences must score this close to the best one: keeps answers on the question.
-KEEP_RELATIVE = 0.85
-MAX_SENTENCES = 3
-# A sentence holding the asked-for date or number may join the answer from another passage
-# if it scores this close to the best sentence.
-HOLDER_RELATIVE = 0.75
-# A question word found only in the sentence's section title counts this much (see _overlap).
-# Measured with `citeqa eval`: 0.5 → 1.0 raised key-fact recall 0.726 → 0.776 and citation
-# precision 0.909 → 0.927; headings here name exactly what their sentences are about.
-TITLE_WORD_WEIGHT = 1.0
-# Questions that ask for a date or a quantity favour sentences that hold one: "When was the
-# notice issued?" shares no word with "19 March 2006". The bonus is small next to the
-# 0..1 score so it only breaks near-ties.
-ANSWER_TYPE_BONUS = 0.1
-# "When" asks for a date as the question's first word or in "by when"; mid-sentence ("what
-# did it say when it was written") it is a conjunction.
-_ASKS_DATE = re.compile(
-    r"^\W*when\b|\bby when\b|\b(what|which|in what) (year|date|day)\b|\bdated?\b", re.IGNORECASE
-)
-_ASKS_NUMBER = re.compile(
-    r"\b(how (many|much)|what (share|percentage|proportion|number|figure|rate|amount|value)"
-    r"|per ?cent|%)",
-    re.IGNORECASE,
-)
-# A year on its own counts, a span of years ("2006-2020", a title) does not.
-_HAS_DATE = re.compile(
-    r"(?<![-\d])(1[89]\d\d|20\d\d)(?![-\d])|\b(January|February|March|April|May|June|July|August|September"
-    r"|October|November|December)\b"
-)
-# A quantity: a percentage, or a number that is not a year.
-_HAS_NUMBER = re.compile(r"\d+(\.\d+)?\s*(%|per ?cent)|\b(?!(?:19|20)\d\d\b)\d+(\.\d+)?\b")
-_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+# Below this much time left, a request is not started: it could not finish anyway.
+MIN_REQUEST_S = 0.5
 
 
 @dataclass(frozen=True)
-class Draft:
-    """An answer before citation checking: markers index the passages given to the answerer."""
+class Deadline:
+    """A point in time (monotonic clock) by which an answer must be done."""
 
-    text: str
-    refused: bool
-    answerer: str
-    notices: list[str] = field(default_factory=list)
+    at: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
 
 
 class Answerer(Protocol):
-    """Writes an answer with [n] markers from numbered passages."""
+    """A model that writes answers with [n] markers from numbered passages."""
 
     @property
     def name(self) -> str: ...
 
-    def answer(self, question: str, passages: Sequence[Passage], history: Sequence[Turn]) -> Draft: ...
-
     def stream(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Turn]
+        self, question: str, passages: Sequence[Passage], outline: str, deadline: Deadline
     ) -> Iterator[str]: ...
 
-
-@dataclass(frozen=True)
-class ScoredSentence:
-    passage_index: int
-    start: int
-    end: int
-    text: str
-    score: float
-
-
-def content_words(text: str) -> set[str]:
-    """The stemmed content words of a text (the same tokens BM25 sees)."""
-    return set(stems(text))
-
-
-class ExtractiveAnswerer:
-    """Answers with the retrieved sentences that best match the question (offline default)."""
-
-    name = "extractive"
-
-    def __init__(
-        self,
-        sentences: SentenceIndex,
-        embed_query: Callable[[str], Matrix],
-        vocabulary: frozenset[str],
-        refusal_threshold: float = REFUSAL_THRESHOLD,
-        out_of_vocabulary_threshold: float = OUT_OF_VOCABULARY_THRESHOLD,
-    ) -> None:
-        self._sentences = sentences
-        # Every stemmed word of the indexed text (the keyword index's vocabulary).
-        self._vocabulary = vocabulary
-        self._out_of_vocabulary_threshold = out_of_vocabulary_threshold
-        # The engine passes a cached embed_query, so the question is embedded once per ask.
-        self._embed_query = embed_query
-        self._refusal_threshold = refusal_threshold
-        self._rows_by_chunk: dict[str, list[int]] = {}
-        for row, chunk_id in enumerate(sentences.chunk_ids):
-            self._rows_by_chunk.setdefault(chunk_id, []).append(row)
-        # Sentence-level inverse document frequency, smoothed: log((N + 1) / (df + 1)) + 1.
-        frequency: Counter[str] = Counter()
-        distinct = {text for text in sentences.texts}
-        for text in distinct:
-            frequency.update(content_words(text))
-        total = len(distinct)
-        self._idf = {w: math.log((total + 1) / (n + 1)) + 1 for w, n in frequency.items()}
-        self._idf_unseen = math.log(total + 1) + 1
-
-    def score_sentences(
-        self, question: str, passages: Sequence[Passage], query_vector: Matrix
-    ) -> list[ScoredSentence]:
-        """Every distinct sentence of the passages, scored against the question, best first."""
-        # Frame words ("describe", "identify") say how to answer, not what about.
-        question_words = content_words(question) - QUESTION_FRAME_WORDS
-        wanted = [has for asks, has in ((_ASKS_DATE, _HAS_DATE), (_ASKS_NUMBER, _HAS_NUMBER)) if asks.search(question)]
-        seen: set[tuple[int, int]] = set()
-        scored: list[ScoredSentence] = []
-        for index, passage in enumerate(passages):
-            title_words = content_words(passage.section)
-            rows = self._rows_by_chunk.get(passage.chunk_id, [])
-            if not rows:
-                continue
-            cosines = self._sentences.vectors[rows] @ query_vector
-            for row, cosine in zip(rows, cosines):
-                span = (int(self._sentences.starts[row]), int(self._sentences.ends[row]))
-                if span in seen:
-                    continue
-                seen.add(span)
-                text = self._sentences.texts[row]
-                if text.strip() == passage.doc_title:
-                    continue  # the document's title repeated in its text answers nothing
-                overlap = _overlap(
-                    question_words, content_words(text), title_words, self._idf, self._idf_unseen
-                )
-                score = COSINE_WEIGHT * float(cosine) + (1 - COSINE_WEIGHT) * overlap
-                if any(pattern.search(text) for pattern in wanted):
-                    score += ANSWER_TYPE_BONUS
-                scored.append(ScoredSentence(index, span[0], span[1], text, score))
-        return sorted(scored, key=lambda s: -s.score)
-
-    def unknown_topic_words(self, question: str) -> set[str]:
-        """The question's topic words (stemmed) that never occur in the indexed text."""
-        return content_words(question) - self._vocabulary - QUESTION_FRAME_WORDS
-
-    def refusal_reason(
-        self, question: str, passages: Sequence[Passage], scored: Sequence[ScoredSentence]
-    ) -> str | None:
-        """Which refusal rule (see REFUSAL_THRESHOLD's comment) applies, or None to answer."""
-        best = scored[0].score if scored else 0.0
-        if best < self._refusal_threshold:
-            return "no sentence is close enough to the question"
-        unknown = self.unknown_topic_words(question)
-        if unknown and best < self._out_of_vocabulary_threshold:
-            return f"the document never mentions {', '.join(sorted(unknown))}"
-        missing_years = [y for y in _YEAR.findall(question) if not any(y in p.text for p in passages)]
-        if missing_years:
-            return f"no passage mentions {', '.join(missing_years)}"
-        return None
-
-    def answer(self, question: str, passages: Sequence[Passage], history: Sequence[Turn]) -> Draft:
-        scored = self.score_sentences(question, passages, self._embed_query(question))
-        if self.refusal_reason(question, passages, scored) is not None:
-            return Draft(REFUSAL_TEXT, refused=True, answerer=self.name)
-        best = scored[0].score
-        # Further sentences come from the best sentence's passage only: each other passage
-        # cited is a chance to cite text that does not answer. Measured on the QA set, letting
-        # near-best sentences (≥ 0.95 of the best) or both halves of "…, and what …?"
-        # questions in from other passages raised key-fact recall 0.726 → 0.740 but dropped
-        # citation precision 0.909 → 0.891, below the 0.90 gate.
-        chosen = [
-            s
-            for s in scored
-            if s.score >= KEEP_RELATIVE * best and s.passage_index == scored[0].passage_index
-        ][:MAX_SENTENCES]
-        # A question asking for a date or a number gets the best sentence holding one, even
-        # when a sentence without it matched the wording better: from the best sentence's own
-        # passage (the date under a notice), or any sentence nearly as relevant as the best.
-        # If there is none, the document does not give what was asked (rule 4).
-        for asks, has in ((_ASKS_DATE, _HAS_DATE), (_ASKS_NUMBER, _HAS_NUMBER)):
-            if asks.search(question) and not any(has.search(c.text) for c in chosen):
-                holders = [c for c in scored if has.search(c.text)]
-                holder = next(
-                    (c for c in holders if c.passage_index == scored[0].passage_index),
-                    next((c for c in holders if c.score >= HOLDER_RELATIVE * best), None),
-                )
-                if holder is None:
-                    return Draft(REFUSAL_TEXT, refused=True, answerer=self.name)
-                chosen.append(holder)
-        # Read in document order, as the reader would meet the sentences.
-        chosen.sort(key=lambda s: s.start)
-        text = " ".join(_with_marker(s.text, s.passage_index + 1) for s in chosen)
-        return Draft(text, refused=False, answerer=self.name)
-
-    def stream(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Turn]
-    ) -> Iterator[str]:
-        yield self.answer(question, passages, history).text
-
-
-def _overlap(
-    question: set[str], sentence: set[str], title: set[str], idf: Mapping[str, float], idf_unseen: float
-) -> float:
-    """IDF-weighted share of the question's words found in the sentence or, weighted by
-    TITLE_WORD_WEIGHT, only in its section title (a sentence of "Plans for narrowing the
-    digital divide" is about the divide even when it says "town and country"). IDF weighting keeps
-    words every sentence shares ("informatization", "development") from making long,
-    generic sentences look like answers."""
-    if not question:
-        return 0.0
-    weight = {w: idf.get(w, idf_unseen) for w in question}
-    in_sentence = question & sentence
-    in_title_only = (question & title) - in_sentence
-    found = sum(weight[w] for w in in_sentence) + TITLE_WORD_WEIGHT * sum(weight[w] for w in in_title_only)
-    return found / sum(weight.values())
-
-
-def _with_marker(sentence: str, number: int) -> str:
-    sentence = sentence.strip()
-    if sentence and sentence[-1] in ".!?;:":
-        return f"{sentence[:-1]} [{number}]{sentence[-1]}"
-    return f"{sentence} [{number}]"
+    def complete(
+        self, system: str, user: str, deadline: Deadline | None = None, max_tokens: int | None = None
+    ) -> str: ...
 
 
 class OpenAIAnswerer:
@@ -278,6 +66,7 @@ class OpenAIAnswerer:
         api_key: str | None,
         model: str,
         timeout_s: float,
+        first_token_s: float,
         max_retries: int,
         context_window: int,
         max_answer_tokens: int,
@@ -285,27 +74,43 @@ class OpenAIAnswerer:
         import openai
 
         self.model = model
+        self._timeout_s = timeout_s
+        self._first_token_s = first_token_s
+        self._max_retries = max_retries
         self._context_window = context_window
         self._max_answer_tokens = max_answer_tokens
         # Local servers (llama.cpp, vLLM, Ollama) ignore the key, but the client requires one.
+        # Retries are ours (see _attempts), so each can be bounded by the answer's deadline.
         self._client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or "no-key-needed",
             timeout=timeout_s,
-            max_retries=max_retries,
+            max_retries=0,
         )
 
     @property
     def name(self) -> str:
         return f"generative:{self.model}"
 
-    def fit_passages(self, question: str, passages: Sequence[Passage]) -> list[str]:
-        """Numbered passage blocks that fit the context window, best first."""
+    def fit_outline(self, outline: str) -> str:
+        """The outline, cut to whole lines within a quarter of the context window: it helps
+        with lists and overviews, but passages are what answers are made of."""
+        budget = self._context_window // 4
+        lines: list[str] = []
+        for line in outline.splitlines():
+            budget -= count_tokens(line) + 1
+            if budget < 0:
+                break
+            lines.append(line)
+        return "\n".join(lines)
+
+    def fit_passages(self, question: str, passages: Sequence[Passage], outline: str) -> list[str]:
+        """Numbered passage blocks that fit the context window (after the outline), best first."""
         budget = (
             self._context_window
             - self._max_answer_tokens
             - count_tokens(prompts.ANSWER_SYSTEM)
-            - count_tokens(prompts.ANSWER_USER.format(passages="", question=question))
+            - count_tokens(prompts.ANSWER_USER.format(outline=outline, passages="", question=question))
             - 64  # chat template tokens around each message
         )
         blocks: list[str] = []
@@ -318,62 +123,98 @@ class OpenAIAnswerer:
             budget -= cost
         return blocks
 
-    def _messages(self, question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
-        blocks = self.fit_passages(question, passages)
-        user = prompts.ANSWER_USER.format(passages="\n\n".join(blocks), question=question)
+    def messages(
+        self, question: str, passages: Sequence[Passage], outline: str
+    ) -> list[dict[str, str]]:
+        outline = self.fit_outline(outline)
+        blocks = self.fit_passages(question, passages, outline)
+        user = prompts.ANSWER_USER.format(
+            outline=outline, passages="\n\n".join(blocks), question=question
+        )
         return [
             {"role": "system", "content": prompts.ANSWER_SYSTEM},
             {"role": "user", "content": user},
         ]
 
-    def complete(self, system: str, user: str, max_tokens: int | None = None) -> str:
-        """One non-streamed completion; LLMError on any failure or an empty reply."""
+    def _client_for(self, deadline: Deadline, first_token: bool = False) -> Any:
+        """The client with timeouts bounded by what is left of the deadline."""
+        import httpx
+
+        left = deadline.remaining()
+        if left < MIN_REQUEST_S:
+            raise LLMError("the language model did not answer in time")
+        read = min(self._first_token_s if first_token else self._timeout_s, self._timeout_s, left)
+        timeout = httpx.Timeout(min(self._timeout_s, left), connect=min(5.0, left), read=read)
+        return self._client.with_options(timeout=timeout)
+
+    def _attempts(self, deadline: Deadline) -> Iterator[int]:
+        for attempt in range(self._max_retries + 1):
+            if deadline.remaining() < MIN_REQUEST_S:
+                return
+            yield attempt
+
+    def complete(
+        self, system: str, user: str, deadline: Deadline | None = None, max_tokens: int | None = None
+    ) -> str:
+        """One non-streamed completion within `deadline` (default: one request's timeout);
+        LLMError on failure or an empty reply."""
         import openai
 
-        try:
-            response = self._client.chat.completions.create(
-                model=self.model,
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
-                max_tokens=max_tokens or self._max_answer_tokens,
-                temperature=0,
-            )
-            content = response.choices[0].message.content if response.choices else None
-        except openai.APIError as error:
-            raise LLMError(f"the language model endpoint failed: {_describe(error)}") from None
-        except Exception as error:  # a garbled body or a dropped connection
-            raise LLMError(f"the language model endpoint failed: {type(error).__name__}") from None
-        if not content or not content.strip():
-            raise LLMError("the language model returned an empty answer")
-        return content.strip()
-
-    def answer(self, question: str, passages: Sequence[Passage], history: Sequence[Turn]) -> Draft:
-        messages = self._messages(question, passages)
-        text = self.complete(messages[0]["content"], messages[1]["content"])
-        return Draft(text, refused=False, answerer=self.name)
+        deadline = deadline or Deadline.after(self._timeout_s)
+        failure = "the language model did not answer in time"
+        for _ in self._attempts(deadline):
+            try:
+                response = self._client_for(deadline).chat.completions.create(
+                    model=self.model,
+                    messages=[
+                        {"role": "system", "content": system},
+                        {"role": "user", "content": user},
+                    ],
+                    max_tokens=max_tokens or self._max_answer_tokens,
+                    temperature=0,
+                )
+                content = response.choices[0].message.content if response.choices else None
+            except LLMError:
+                raise
+            except openai.APIError as error:
+                failure = f"the language model endpoint failed: {_describe(error)}"
+                continue
+            except Exception as error:  # a garbled body or a dropped connection
+                failure = f"the language model endpoint failed: {type(error).__name__}"
+                continue
+            if not content or not content.strip():
+                raise LLMError("the language model returned an empty answer")
+            return str(content).strip()
+        raise LLMError(failure)
 
     def stream(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Turn]
+        self, question: str, passages: Sequence[Passage], outline: str, deadline: Deadline
     ) -> Iterator[str]:
-        """Yield text deltas as they arrive; LLMError if the stream fails or is cut."""
+        """Yield text deltas as they arrive; LLMError if the stream fails, stalls past the
+        first-token timeout, runs past the deadline, or is cut."""
         import openai
         from openai.types.chat import ChatCompletionChunk
 
-        messages = self._messages(question, passages)
+        messages = self.messages(question, passages, outline)
         received = False
         try:
-            stream = self._client.chat.completions.create(
+            stream = self._client_for(deadline, first_token=True).chat.completions.create(
                 model=self.model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 max_tokens=self._max_answer_tokens,
                 temperature=0,
                 stream=True,
             )
             for event in stream:
+                if deadline.remaining() <= 0:
+                    raise LLMError("the language model did not finish in time")
                 if not isinstance(event, ChatCompletionChunk):
                     continue
                 if event.choices and event.choices[0].delta.content:
                     received = True
                     yield event.choices[0].delta.content
+        except LLMError:
+            raise
         except openai.APIError as error:
             raise LLMError(f"the language model endpoint failed: {_describe(error)}") from None
         except Exception as error:  # httpx transport errors when the stream is cut
@@ -386,4 +227,3 @@ def _describe(error: Exception) -> str:
     status = getattr(error, "status_code", None)
     name = type(error).__name__
     return f"{name} (HTTP {status})" if status else name
-

@@ -27,31 +27,29 @@ Decision = Literal["answer", "caveat", "refuse"]
 
 @dataclass(frozen=True)
 class AnswerabilityFeatures:
-    """What the decision reads, each in 0..1 unless said otherwise.
+    """What the decision reads, each in 0..1. Few features, and none that punishes a reader
+    for using other words than the document: word-overlap features were measured (on tune)
+    to add nothing the cosine does not give, and they are what refused paraphrased questions
+    ("spam" for "junk mail", "farmers" for "rural") in the first release.
 
-    best_score     the best sentence's blended score (see rag.evidence), the old rule's number
-    best_cosine    the best sentence's cosine with the question: meaning alone, robust to
-                   paraphrase ("spam" for "junk mail")
-    best_overlap   the best sentence's IDF-weighted share of the question's words
-    coverage       IDF-weighted share of the question's topic words the corpus uses at all
-                   (after spelling correction): low for "yuan", "5G", "penalties"
-    passage_cover  IDF-weighted share of the question's topic words found in the top passages
-    missing_year   1 when the question names a year no retrieved passage holds ("by 2010")
-    missing_value  1 when a date or quantity is asked for and no relevant sentence holds one
-    agreement      share of keyword top-5 passages also in the dense top-5: both rankers agree
-                   when the document really talks about the question
-    structure      how well a list/overview question matches a part or list of the document
-                   (cosine with its heading or lead-in; 0 for other shapes)
-    broad          1 for list, count, overview and multi-part questions, whose best single
-                   sentence is naturally weaker than a fact question's
+    best_cosine    the best sentence's cosine with the question: meaning, robust to wording (+)
+    missing_anchor 1 when the question is anchored on something specific that no retrieved
+                   passage contains: a year or number ("by 2010", "the 4th Plenum"), a name
+                   or acronym ("India", "5G", "WTO")                                       (−)
+    missing_value  1 when the question asks for a date, a quantity or a named body and no
+                   relevant sentence holds one ("How much…", "Which ministry…")           (−)
+    agreement      share of keyword top-5 passages also in the dense top-5: both rankers
+                   agree when the document really talks about the question                (+)
+    structure      how well a list/count question matches a part or list of the document
+                   (0 for other shapes)                                                   (+)
+    broad          1 for list, count, overview, why/how and multi-part questions, whose best
+                   single sentence is naturally weaker than a fact question's             (±)
+    The sign after each is the direction the fit is allowed (`SIGNS`): a feature that should
+    raise answerability may not get a negative weight from a correlated neighbour.
     """
 
-    best_score: float
     best_cosine: float
-    best_overlap: float
-    coverage: float
-    passage_cover: float
-    missing_year: float
+    missing_anchor: float
     missing_value: float
     agreement: float
     structure: float
@@ -63,6 +61,9 @@ class AnswerabilityFeatures:
     @classmethod
     def names(cls) -> list[str]:
         return [f.name for f in fields(cls)]
+
+
+SIGNS = (1, -1, -1, 1, 1, 0)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,16 @@ class AnswerabilityModel:
         if p >= self.caveat_threshold:
             return "caveat", p
         return "refuse", p
+
+    @classmethod
+    def neutral(cls) -> AnswerabilityModel:
+        """A model that answers everything (p = 0.5 for any features): what calibration runs
+        with while it collects the features it will fit."""
+        n = len(AnswerabilityFeatures.names())
+        return cls(
+            tuple(AnswerabilityFeatures.names()), (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0,
+            answer_threshold=0.5, caveat_threshold=0.5, provenance="neutral (answers everything)",
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -130,20 +141,43 @@ def fit_logistic(
     y: np.ndarray,
     *,
     l2: float = 1.0,
+    signs: Sequence[int] = SIGNS,
     class_balanced: bool = True,
     iterations: int = 50,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """L2-regularised logistic regression by Newton's method on standardised features.
+    """L2-regularised logistic regression by Newton's method on standardised features, with
+    sign constraints.
 
     Returns (mean, scale, weights, bias). `class_balanced` weights each class by the inverse
     of its size, so 14 unanswerable questions count as much as 127 answerable ones. `l2` is
     the ridge penalty on the weights (not the bias): the tune set is small, and unpenalised
-    weights would chase single items.
+    weights would chase single items. `signs[i]` = +1 / −1 restricts weight i to that sign
+    (0: free); a weight that fits the wrong way is fixed at 0 and the rest refitted (an
+    active-set loop), so correlated features cannot flip each other's meaning.
     """
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    z = (x - mean) / scale
+    active = list(range(x.shape[1]))
+    while True:
+        weights_active, bias = _newton(z[:, active], y, l2, class_balanced, iterations)
+        wrong = [
+            i for i, w in zip(active, weights_active) if signs[i] != 0 and w * signs[i] < 0
+        ]
+        if not wrong:
+            break
+        worst = max(wrong, key=lambda i: -weights_active[active.index(i)] * signs[i])
+        active.remove(worst)
+    weights = np.zeros(x.shape[1])
+    weights[active] = weights_active
+    return mean, scale, weights, bias
+
+
+def _newton(
+    z: np.ndarray, y: np.ndarray, l2: float, class_balanced: bool, iterations: int
+) -> tuple[np.ndarray, float]:
+    z = np.hstack([z, np.ones((len(z), 1))])
     if class_balanced:
         positives = max(int(y.sum()), 1)
         negatives = max(len(y) - positives, 1)
@@ -161,7 +195,7 @@ def fit_logistic(
         beta -= step
         if float(np.abs(step).max()) < 1e-8:
             break
-    return mean, scale, beta[:-1], float(beta[-1])
+    return beta[:-1], float(beta[-1])
 
 
 def model_from_fit(

@@ -1,13 +1,14 @@
-"""Citation checking at answer time: every answer sentence against the passage(s) it cites.
+"""Citations: numbering them, and checking a written answer's [n] markers against passages.
 
-Whoever wrote the answer (the extractive answerer or an LLM), each sentence's [n] markers are
-checked: markers naming no passage are dropped; a sentence whose cited passage does not
-support it is re-cited to the retrieved passage that does, or left uncited and flagged as
-unsupported. Support blends meaning and wording, since either alone is fooled:
-    support = 0.5 · max cosine(sentence, sentences of the passage)   (bundled MiniLM)
-            + 0.5 · share of the sentence's content words (stemmed) found in the passage
-Citations are then renumbered in order of first use, so `Answer.citations` holds exactly the
-passages the text refers to.
+Two ways in, one result (`CheckedAnswer`: text with markers [1]…[n] numbered in order of
+first use, the cited passages, and one `AnswerSentence` per sentence with its supporting
+spans):
+  - `assemble` takes the offline answerer's composed sentences, which quote their passages
+    (support 1.0 by construction) and lays them out as prose or as a numbered list;
+  - `check_citations` takes free text from a model: markers naming no passage are dropped; a
+    sentence its cited passage does not support (`rag.evidence` support below the policy's
+    threshold) is re-cited to the passage that does, or left uncited and flagged.
+This module owns the one marker pattern and the one answer-sentence splitter.
 """
 
 from __future__ import annotations
@@ -16,30 +17,26 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
+from rag.compose import ComposedSentence
+from rag.evidence import Evidence
+from rag.types import AnswerSentence, Passage, SentenceKind
 
-from ingest.embed import Embedder
-from ingest.keyword import stems
-from ingest.sentences import SentenceIndex
-from rag.types import AnswerSentence, Passage
-
-# Support a sentence needs from its passage. `citeqa eval --calibrate` scores the QA set's
-# reference-answer sentences against their evidence passage (median 0.83, p10 0.63) and against
-# the best passage of another section (median 0.34, p90 0.58). At 0.58 about 95% of grounded
-# sentences keep their citation and about 90% of other-section citations are dropped; the
-# tool's stricter point (at most 10% grounded lost) is 0.62.
-SUPPORT_THRESHOLD = 0.58
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 REFUSAL_PATTERN = re.compile(
     r"\b(does not (say|state|mention|specify|address|answer|contain)|doesn't (say|mention)"
     r"|not (stated|mentioned|specified) in the document|no information)\b",
     re.IGNORECASE,
 )
+# A sentence ends at . ! ? (or a Chinese stop) with its trailing markers, or at a line break
+# (list items and headings are lines of their own).
+_SENTENCE_END = re.compile(r"[.!?。！？](?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+|$)|\n+")
+_LIST_NUMBER_ONLY = re.compile(r"^\d{1,2}[.)]$")
+_LIST_NUMBER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-–•*])\s+")
 
 
 @dataclass(frozen=True)
 class CheckedAnswer:
-    """An answer whose markers were checked, renumbered and scored."""
+    """An answer whose markers are numbered 1..n in order of use and checked."""
 
     text: str
     citations: list[Passage]
@@ -47,22 +44,26 @@ class CheckedAnswer:
 
 
 def split_answer(text: str) -> list[str]:
-    """Split answer text into sentences, keeping each sentence's trailing markers with it."""
+    """Answer text → sentences, each keeping its trailing markers; every line is its own unit."""
     pieces: list[str] = []
     position = 0
-    for match in re.finditer(r"[.!?。！？](?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+|$)", text):
-        pieces.append(text[position : match.end()].strip())
+    for match in _SENTENCE_END.finditer(text):
+        piece = text[position : match.end()].strip()
+        if _LIST_NUMBER_ONLY.match(piece) and "\n" not in match.group(0):
+            continue  # "2." opening a list item is not a sentence
+        if piece:
+            pieces.append(piece)
         position = match.end()
     tail = text[position:].strip()
     if tail:
         pieces.append(tail)
-    return [p for p in pieces if p]
+    return pieces
 
 
 def markers_in(sentence: str) -> list[int]:
     """The citation numbers a sentence carries, in order, without repeats."""
     numbers: list[int] = []
-    for group in _MARKER.findall(sentence):
+    for group in MARKER.findall(sentence):
         for number in group.split(","):
             value = int(number)
             if value not in numbers:
@@ -71,93 +72,113 @@ def markers_in(sentence: str) -> list[int]:
 
 
 def strip_markers(sentence: str) -> str:
-    return re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
-
-
-class SupportScorer:
-    """Scores how well a passage supports a sentence (see the module docstring)."""
-
-    def __init__(self, embedder: Embedder, sentences: SentenceIndex) -> None:
-        self._embedder = embedder
-        self._sentences = sentences
-        self._rows_by_chunk: dict[str, list[int]] = {}
-        self._row_of_text: dict[str, int] = {}
-        for row, chunk_id in enumerate(sentences.chunk_ids):
-            self._rows_by_chunk.setdefault(chunk_id, []).append(row)
-            self._row_of_text.setdefault(sentences.texts[row].strip(), row)
-
-    def claim_vectors(self, claims: Sequence[str]) -> np.ndarray:
-        """Vectors of the claims; a claim quoting a document sentence reuses its stored vector."""
-        rows = [self._row_of_text.get(c.strip()) for c in claims]
-        missing = [c for c, row in zip(claims, rows) if row is None]
-        fresh = iter(list(self._embedder.embed_documents(missing)) if missing else [])
-        return np.vstack(
-            [self._sentences.vectors[row] if row is not None else next(fresh) for row in rows]
-        )
-
-    def support_matrix(self, claims: Sequence[str], passages: Sequence[Passage]) -> np.ndarray:
-        """support[i, j] of claim i by passage j."""
-        if not claims or not passages:
-            return np.zeros((len(claims), len(passages)))
-        vectors = self.claim_vectors(claims)
-        claim_words = [set(stems(c)) for c in claims]
-        matrix = np.zeros((len(claims), len(passages)))
-        for j, passage in enumerate(passages):
-            rows = self._rows_by_chunk.get(passage.chunk_id, [])
-            cosine = (
-                (vectors @ self._sentences.vectors[rows].T).max(axis=1)
-                if rows
-                else vectors @ self._embedder.embed_query(passage.text)
-            )
-            passage_words = set(stems(passage.text))
-            for i, words in enumerate(claim_words):
-                overlap = len(words & passage_words) / len(words) if words else 0.0
-                matrix[i, j] = 0.5 * max(float(cosine[i]), 0.0) + 0.5 * overlap
-        return matrix
-
-
-def check_citations(
-    text: str,
-    retrieved: Sequence[Passage],
-    scorer: SupportScorer,
-    threshold: float = SUPPORT_THRESHOLD,
-) -> CheckedAnswer:
-    """Verify, repair and renumber the [n] markers of `text` (n indexes `retrieved`, 1-based)."""
-    sentences = split_answer(text)
-    claims = [strip_markers(s) for s in sentences]
-    support = scorer.support_matrix(claims, retrieved)
-    order: list[int] = []  # retrieved indices, in order of first citation
-    checked: list[tuple[str, list[int], float, bool]] = []
-    for i, (sentence, claim) in enumerate(zip(sentences, claims)):
-        cited = [n - 1 for n in markers_in(sentence) if 1 <= n <= len(retrieved)]
-        if not cited and not markers_in(sentence) and REFUSAL_PATTERN.search(claim):
-            checked.append((claim, [], 0.0, True))  # "the document does not say": no claim
-            continue
-        kept = [j for j in cited if support[i, j] >= threshold]
-        if not kept and len(retrieved):
-            best = int(np.argmax(support[i]))
-            if support[i, best] >= threshold:
-                kept = [best]  # re-cite to the retrieved passage that supports the sentence
-        score = max((float(support[i, j]) for j in kept), default=float(support[i].max(initial=0.0)))
-        checked.append((claim, kept, score, bool(kept)))
-        for j in kept:
-            if j not in order:
-                order.append(j)
-    number_of = {j: n for n, j in enumerate(order, 1)}
-    parts: list[str] = []
-    answer_sentences: list[AnswerSentence] = []
-    for claim, kept, score, is_supported in checked:
-        numbers = tuple(sorted(number_of[j] for j in kept))
-        marker = "".join(f"[{n}]" for n in numbers)
-        parts.append(_attach(claim, marker))
-        answer_sentences.append(AnswerSentence(claim, numbers, round(score, 3), is_supported))
-    return CheckedAnswer(" ".join(parts), [retrieved[j] for j in order], answer_sentences)
+    """The sentence without its [n] markers (and without the space they leave before a stop)."""
+    return re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sentence)).strip()
 
 
 def _attach(claim: str, marker: str) -> str:
     """Put the markers before the sentence's final punctuation: 'GDP [1].'"""
     if not marker:
         return claim
-    if claim and claim[-1] in ".!?。！？":
+    if claim and claim[-1] in ".!?;。！？":
         return f"{claim[:-1]} {marker}{claim[-1]}"
     return f"{claim} {marker}"
+
+
+class _Numbering:
+    """Citation numbers in order of first use, one per distinct passage."""
+
+    def __init__(self) -> None:
+        self.passages: list[Passage] = []
+        self._number: dict[str, int] = {}
+
+    def number(self, passage: Passage) -> int:
+        if passage.chunk_id not in self._number:
+            self.passages.append(passage)
+            self._number[passage.chunk_id] = len(self.passages)
+        return self._number[passage.chunk_id]
+
+
+def assemble(sentences: Sequence[ComposedSentence]) -> CheckedAnswer:
+    """Lay composed sentences out: claims as prose, items as a numbered list, headings on a
+    line of their own; number the citations in order of first use."""
+    numbering = _Numbering()
+    text = ""
+    item_number = 0
+    previous: ComposedSentence | None = None
+    checked: list[AnswerSentence] = []
+    for sentence in sentences:
+        numbers = tuple(numbering.number(p) for p in sentence.cites)
+        rendered = _attach(sentence.text, "".join(f"[{n}]" for n in numbers))
+        if sentence.item:
+            item_number += 1
+            separator = "\n" if text else ""
+            rendered = f"{item_number}. {rendered}"
+        elif sentence.heading:
+            item_number = 0
+            follows_lead = previous is not None and previous.heading and previous.text.endswith(":")
+            separator = ("\n" if follows_lead else "\n\n") if text else ""
+        else:
+            after_line = previous is not None and (previous.item or previous.heading)
+            separator = ("\n" if after_line else " ") if text else ""
+        text += separator + rendered
+        kind: SentenceKind = "item" if sentence.item else "heading" if sentence.heading else "claim"
+        checked.append(
+            AnswerSentence(
+                text=sentence.text,
+                citations=numbers,
+                support=1.0 if numbers or sentence.heading else 0.0,
+                is_supported=bool(numbers) or sentence.heading,
+                spans=sentence.spans,
+                kind=kind,
+            )
+        )
+        previous = sentence
+    return CheckedAnswer(text, numbering.passages, checked)
+
+
+def check_citations(
+    text: str, retrieved: Sequence[Passage], evidence: Evidence, threshold: float
+) -> CheckedAnswer:
+    """Verify, repair and renumber the [n] markers of a model's `text` (n indexes `retrieved`,
+    1-based); see the module docstring. Sentence layout (lines, list numbers) is kept."""
+    lines = text.split("\n")
+    units: list[tuple[int, str]] = []  # (line index, sentence)
+    for index, line_text in enumerate(lines):
+        for sentence in split_answer(line_text):
+            units.append((index, sentence))
+    claims = [strip_markers(_LIST_NUMBER.sub("", s)) for _, s in units]
+    support = evidence.support_matrix(claims, retrieved)
+    numbering = _Numbering()
+    rendered_lines: list[list[str]] = [[] for _ in lines]
+    checked: list[AnswerSentence] = []
+    for (line, sentence), claim, row in zip(units, claims, support):
+        prefix_match = _LIST_NUMBER.match(sentence)
+        prefix = prefix_match.group(0) if prefix_match else ""
+        marked = markers_in(sentence)
+        cited = [n - 1 for n in marked if 1 <= n <= len(retrieved)]
+        if not marked and REFUSAL_PATTERN.search(claim):
+            rendered_lines[line].append(prefix + claim)
+            checked.append(AnswerSentence(claim, (), 0.0, True))
+            continue
+        kept = [j for j in cited if row[j].score >= threshold]
+        if not kept and retrieved:
+            best = max(range(len(retrieved)), key=lambda j: row[j].score)
+            if row[best].score >= threshold:
+                kept = [best]  # re-cite to the retrieved passage that supports the sentence
+        score = max((row[j].score for j in kept), default=max((s.score for s in row), default=0.0))
+        numbers = tuple(numbering.number(retrieved[j]) for j in kept)
+        spans = tuple(row[j].span or (0, 0) for j in kept)
+        rendered_lines[line].append(prefix + _attach(claim, "".join(f"[{n}]" for n in numbers)))
+        checked.append(
+            AnswerSentence(
+                claim,
+                numbers,
+                round(score, 3),
+                bool(kept),
+                spans=spans,
+                kind="item" if prefix else "claim",
+            )
+        )
+    out = "\n".join(" ".join(parts) for parts in rendered_lines).strip()
+    return CheckedAnswer(re.sub(r"\n{3,}", "\n\n", out), numbering.passages, checked)

@@ -1,10 +1,10 @@
-"""QAEngine: wires store, embedder, retriever and answerers; `ask()` is the product.
+"""QAEngine: wires index, embedder, retriever and answerers; `ask()` is the product.
 
 One engine serves many questions (and threads: the page's queue calls it concurrently). It
-opens the index lazily, building it from the configured corpus on first use if it is empty,
-and keeps the derived caches (BM25, sentence vectors) in memory. Each ask:
-  question → sanitise → standalone (follow-ups) → English (Chinese) → retrieve → draft
-  (LLM if configured, else extractive; LLM failure → extractive + notice) → check citations.
+opens the index lazily (building the bundled corpus on first use, see `_open_index`). Each ask:
+  question → sanitise (rag.question) → standalone (follow-ups, Chinese) → spelling → retrieve
+  → a model's draft checked against its passages (rag.answer, rag.cite), or on any model
+  failure, or offline, the composed extractive answer (rag.compose) → Answer.
 """
 
 from __future__ import annotations
@@ -14,38 +14,138 @@ import re
 import sys
 import threading
 import time
-import unicodedata
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import get_args
+
+import numpy as np
 
 from ingest.chunk import Chunk, ChunkParams
 from ingest.embed import Embedder, MiniLMEmbedder, set_offline_defaults
 from ingest.errors import IndexMismatchError
-from ingest.keyword import KeywordIndex, stems
+from ingest.keyword import KeywordIndex
 from ingest.pipeline import build_index, ensure_derived
 from ingest.sentences import SentenceIndex
 from ingest.store import ChunkStore, Manifest, open_client
 from rag import prompts
-from rag.answer import REFUSAL_TEXT, Draft, ExtractiveAnswerer, OpenAIAnswerer
-from rag.cite import REFUSAL_PATTERN, SupportScorer, check_citations
+from rag.answer import REFUSAL_TEXT, Deadline, OpenAIAnswerer
+from rag.cite import REFUSAL_PATTERN, CheckedAnswer, assemble, check_citations
+from rag.compose import Composer, Composition, Retrieved
 from rag.errors import LLMError, QuestionError
+from rag.evidence import Evidence, Matrix, SentenceRow, content_words
 from rag.policy import AnswerPolicy
-from rag.retrieve import HybridRetriever
+from rag.question import (
+    ScopeReference,
+    correct_spelling,
+    is_chinese,
+    is_follow_up,
+    previous_topic,
+    sanitize_question,
+    swap_topic,
+    topic_words,
+)
+from rag.retrieve import HybridRetriever, to_passage
 from rag.settings import Settings, load_settings
+from rag.structure import OutlineSection
 from rag.types import Answer, AnswerMode, Passage, RetrievalMode, Turn
 from rag.zh_glossary import translate_terms
 
-# Longer questions are cut: a question is a sentence or two, not a document, and a 100 KB
-# paste would otherwise cost seconds of tokenising for nothing.
-MAX_QUESTION_CHARS = 1000
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
-_FOLLOW_UP_START = re.compile(
-    r"^\s*(and|also|what about|how about|and what|why|what else|more on|tell me more)\b",
-    re.IGNORECASE,
-)
-_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|there)\b", re.IGNORECASE)
+MAX_TOP_K = 50
+_LOWER_WORD = re.compile(r"[a-z]+")
+_PRONOUN_SUBJECT = ("it", "they", "them", "these", "those", "this", "that")
+
+
+class IndexView:
+    """What the answer layer reads from the open index: sentence rows, word statistics, and
+    each document's outline and section passages (the protocols of rag.evidence and
+    rag.structure)."""
+
+    def __init__(self, chunks: Mapping[str, Chunk], sentences: SentenceIndex) -> None:
+        self._chunks = chunks
+        rows: dict[str, list[SentenceRow]] = {}
+        for i, chunk_id in enumerate(sentences.chunk_ids):
+            rows.setdefault(chunk_id, []).append(
+                SentenceRow(
+                    chunk_id,
+                    int(sentences.starts[i]),
+                    int(sentences.ends[i]),
+                    sentences.texts[i],
+                    sentences.vectors[i],
+                )
+            )
+        self._rows = rows
+        self._df: Counter[str] = Counter()
+        self._surface: Counter[str] = Counter()
+        sections: dict[tuple[str, str], list[Chunk]] = {}
+        for chunk in chunks.values():
+            self._df.update(content_words(f"{chunk.section_path}\n{chunk.text}"))
+            self._surface.update(_LOWER_WORD.findall(chunk.text.lower()))
+            sections.setdefault((chunk.doc_id, chunk.section_path), []).append(chunk)
+        self._section_chunks = {
+            key: sorted(group, key=lambda c: c.start) for key, group in sections.items()
+        }
+        outlines: dict[str, list[OutlineSection]] = {}
+        for (doc_id, path), group in self._section_chunks.items():
+            first = group[0]
+            outlines.setdefault(doc_id, []).append(
+                OutlineSection(
+                    doc_id, first.part, first.part_title, first.section_number,
+                    first.section_title, path, first.start,
+                )
+            )
+        self._outlines = {d: sorted(o, key=lambda s: s.start) for d, o in outlines.items()}
+        self._sentence_chunk = [row.chunk_id for rows in self._rows.values() for row in rows]
+        self._sentence_matrix = np.vstack(
+            [row.vector for rows in self._rows.values() for row in rows]
+        ) if self._rows else np.zeros((0, 1), dtype=np.float32)
+
+    def nearest_sentences(self, vector: Matrix, n: int) -> list[tuple[str, float]]:
+        """The n chunks whose best sentence is nearest to `vector`, with that cosine."""
+        scores = self._sentence_matrix @ vector
+        best: dict[str, float] = {}
+        for index in np.argsort(-scores):
+            chunk_id = self._sentence_chunk[int(index)]
+            if chunk_id not in best:
+                best[chunk_id] = float(scores[index])
+                if len(best) == n:
+                    break
+        return list(best.items())
+
+    # SentenceSource
+    def sentence_rows(self, chunk_ids: Sequence[str]) -> Mapping[str, Sequence[SentenceRow]]:
+        return {c: self._rows.get(c, []) for c in chunk_ids}
+
+    # TermStatistics
+    @property
+    def n_chunks(self) -> int:
+        return len(self._chunks)
+
+    def document_frequency(self, stem: str) -> int:
+        return self._df.get(stem, 0)
+
+    def has_word(self, word: str) -> bool:
+        return word in self._surface
+
+    def word_frequency(self, word: str) -> int:
+        return self._surface.get(word, 0)
+
+    # StructureSource
+    def outline(self, doc_id: str) -> Sequence[OutlineSection]:
+        return self._outlines.get(doc_id, [])
+
+    def section_passages(self, doc_id: str, path: str) -> Sequence[Passage]:
+        return [to_passage(c, 0.0) for c in self._section_chunks.get((doc_id, path), [])]
+
+    def outline_text(self, doc_ids: Sequence[str]) -> str:
+        """Part and section titles of the documents, one per line (for a model's prompt)."""
+        lines: list[str] = []
+        for doc_id in doc_ids:
+            for section in self.outline(doc_id):
+                indent = "  " if section.number else ""
+                lines.append(f"{indent}{section.path}")
+        return "\n".join(lines)
 
 
 @dataclass
@@ -56,73 +156,43 @@ class _Loaded:
     manifest: Manifest
     chunks: dict[str, Chunk]
     retriever: HybridRetriever
-    extractive: ExtractiveAnswerer
-    scorer: SupportScorer
+    view: IndexView
     documents: dict[str, str] = field(default_factory=dict)
 
 
-def sanitize_question(question: str) -> tuple[str, list[str]]:
-    """Strip control characters and excess space, cap the length; QuestionError if nothing is left."""
-    if not isinstance(question, str):
-        raise QuestionError("the question must be text")
-    notices: list[str] = []
-    cleaned = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in question
-    )
-    cleaned = re.sub(r"\s+", " ", cleaned).strip()
-    if not cleaned:
-        raise QuestionError("the question is empty: type a question about the document")
-    if len(cleaned) > MAX_QUESTION_CHARS:
-        notices.append(
-            f"Your question was {len(cleaned):,} characters long; only the first "
-            f"{MAX_QUESTION_CHARS:,} were used."
-        )
-        cleaned = cleaned[:MAX_QUESTION_CHARS]
-    return cleaned, notices
-
-
-def is_chinese(text: str) -> bool:
-    """True when Chinese characters outnumber Latin words (a question asked in Chinese)."""
-    return len(_CJK.findall(text)) > 2 * len(_LATIN_WORD.findall(text))
-
-
-def is_follow_up(question: str) -> bool:
-    """Offline guess: short, or opens like a follow-up, or leans on a pronoun."""
-    words = question.split()
-    return bool(_FOLLOW_UP_START.match(question)) or len(words) <= 4 or (
-        len(words) <= 10 and bool(_PRONOUN.search(question))
-    )
-
-
-_TOPIC_SWAP = re.compile(
-    r"^\W*(?:and\s+)?(?:also\s+)?(?:what|how)\s+about\s+(?:the\s+)?(?P<topic>.+?)\W*$"
-    r"|^\W*and\s+(?:for\s+|in\s+)?(?:the\s+)?(?P<topic2>.+?)\W*$",
-    re.IGNORECASE,
-)
-
-
 def rewrite_follow_up(question: str, previous: str, embedder: Embedder) -> str:
-    """Offline rewrite of a follow-up into a standalone question.
+    """A follow-up made standalone, offline.
 
     "And what about e-commerce?" after "What does the e-government action plan require?"
     swaps the previous question's word closest in meaning to the new topic (by the bundled
-    embedder): "What does the e-commerce action plan require?". Any other follow-up is
-    searched together with the question it follows.
+    embedder): "What does the e-commerce action plan require?". A pronoun without its referent
+    ("Why is it important?") takes the previous question's topic ("Why is information security
+    important?"); an elided subject gets the topic added ("Which comes first? (action plans)").
     """
-    match = _TOPIC_SWAP.match(question)
-    topic = (match["topic"] or match["topic2"]) if match else None
-    words = previous.split()
-    candidates = [
-        (i, w.strip("?.,;:!\"“”'")) for i, w in enumerate(words) if stems(w.strip("?.,;:!\"“”'"))
-    ]
-    if not topic or len(topic.split()) > 6 or not candidates:
-        return f"{question} {previous}"
-    vectors = embedder.embed_documents([topic] + [w for _, w in candidates])
-    similarity = vectors[1:] @ vectors[0]
-    best = int(similarity.argmax())
-    index, word = candidates[best]
-    words[index] = words[index].replace(word, topic)
-    return " ".join(words)
+    topic = swap_topic(question)
+    if topic is not None:
+        words = previous.split()
+        candidates = [
+            (i, w.strip("?.,;:!\"“”'")) for i, w in enumerate(words) if topic_words(w.strip("?.,;:!\"“”'"))
+        ]
+        if candidates:
+            vectors = embedder.embed_documents([topic] + [w for _, w in candidates])
+            best = int((vectors[1:] @ vectors[0]).argmax())
+            index, word = candidates[best]
+            words[index] = words[index].replace(word, topic)
+            return " ".join(words)
+    subject = previous_topic(previous)
+    if not subject:
+        return question
+    for pronoun in _PRONOUN_SUBJECT:
+        replaced, count = _replace_word(question, pronoun, subject)
+        if count:
+            return replaced
+    return f"{question.rstrip()} ({subject})"
+
+
+def _replace_word(text: str, word: str, by: str) -> tuple[str, int]:
+    return re.subn(rf"\b{word}\b(?!\s+(?:is|are)\b\s+\w+ing)", by, text, count=1, flags=re.IGNORECASE)
 
 
 class QAEngine:
@@ -139,7 +209,7 @@ class QAEngine:
         self.settings = settings
         self.policy = policy or AnswerPolicy()
         self.embedder: Embedder = embedder or MiniLMEmbedder()
-        self._embed_query = lru_cache(maxsize=512)(self.embedder.embed_query)
+        self._embed_query = lru_cache(maxsize=1024)(self.embedder.embed_query)
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
         self.generative: OpenAIAnswerer | None = None
@@ -149,6 +219,7 @@ class QAEngine:
                 api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
                 model=settings.llm_model,
                 timeout_s=settings.llm_timeout_s,
+                first_token_s=settings.llm_first_token_s,
                 max_retries=settings.llm_max_retries,
                 context_window=settings.llm_context_window,
                 max_answer_tokens=settings.llm_max_answer_tokens,
@@ -205,15 +276,9 @@ class QAEngine:
         chunks = {c.chunk_id: c for c in store.all_chunks()}
         keyword = KeywordIndex.load(folder / "keyword")
         sentences = SentenceIndex.load(folder / "sentences")
-        retriever = HybridRetriever(store, self.embedder, keyword, chunks)
-        return _Loaded(
-            store=store,
-            manifest=manifest,
-            chunks=chunks,
-            retriever=retriever,
-            extractive=ExtractiveAnswerer(sentences, self._embed_query, keyword.vocabulary),
-            scorer=SupportScorer(self.embedder, sentences),
-        )
+        view = IndexView(chunks, sentences)
+        retriever = HybridRetriever(store, self.embedder, keyword, chunks, view.nearest_sentences)
+        return _Loaded(store=store, manifest=manifest, chunks=chunks, retriever=retriever, view=view)
 
     def warm_up(self) -> None:
         """Open the index now (building it if needed) instead of at the first question."""
@@ -243,23 +308,31 @@ class QAEngine:
         return mode != "extractive" and self.generative is not None
 
     def standalone_question(
-        self, question: str, history: Sequence[Turn], use_llm: bool
+        self, question: str, history: Sequence[Turn], use_llm: bool, deadline: Deadline | None = None
     ) -> tuple[str, list[str]]:
         """The question to search: follow-ups made standalone, Chinese put into English."""
         notices: list[str] = []
+        deadline = deadline or Deadline.after(self.settings.llm_deadline_s)
         if history and is_follow_up(question):
+            rewritten = None
             if use_llm and self.generative:
                 try:
                     turns = "\n".join(f"Q: {t.question}\nA: {t.answer}" for t in history[-3:])
-                    question = self.generative.complete(
+                    rewritten = self.generative.complete(
                         prompts.REWRITE_SYSTEM,
                         prompts.REWRITE_USER.format(history=turns, question=question),
+                        deadline,
                         max_tokens=96,
                     )
                 except LLMError:
-                    question = rewrite_follow_up(question, history[-1].question, self.embedder)
-            else:
-                question = rewrite_follow_up(question, history[-1].question, self.embedder)
+                    rewritten = None
+            if rewritten is None:
+                previous = history[-1].question
+                if is_chinese(previous):
+                    previous = translate_terms(previous) or previous
+                asked = translate_terms(question) if is_chinese(question) else question
+                rewritten = rewrite_follow_up(asked or question, previous, self.embedder)
+            question = rewritten
         if is_chinese(question):
             translated = None
             if use_llm and self.generative:
@@ -267,6 +340,7 @@ class QAEngine:
                     translated = self.generative.complete(
                         prompts.TRANSLATE_SYSTEM,
                         prompts.TRANSLATE_USER.format(question=question),
+                        deadline,
                         max_tokens=128,
                     )
                 except LLMError:
@@ -281,33 +355,54 @@ class QAEngine:
             question = translated or question
         return question, notices
 
-    def evidence_score(self, question: str, k: int | None = None) -> float:
-        """The extractive answerer's best-sentence score for a question (0..~1.1): what its
-        refusal threshold is compared with. For calibration (`citeqa eval --calibrate`)."""
-        cleaned, _ = sanitize_question(question)
-        standalone, _ = self.standalone_question(cleaned, (), use_llm=False)
+    def _search(
+        self,
+        question: str,
+        k: int,
+        mode: RetrievalMode,
+        scope: Sequence[ScopeReference] = (),
+    ) -> Retrieved:
         loaded = self._load()
-        vector = self._embed_query(standalone)
-        passages = loaded.retriever.retrieve(standalone, k or self.settings.top_k, "hybrid", vector)
-        scored = loaded.extractive.score_sentences(standalone, passages, vector)
-        return scored[0].score if scored else 0.0
+        vector = self._embed_query(question)
 
-    def support(self, claims: Sequence[str], passages: Sequence[Passage]) -> list[list[float]]:
-        """support[i][j]: how well passage j supports claim i (see `rag.cite`). For calibration."""
-        return [[float(x) for x in row] for row in self._load().scorer.support_matrix(claims, passages)]
+        def keep(chunk: Chunk) -> bool:
+            return any(
+                chunk.part == s.part and (not s.section or chunk.section_number == s.section)
+                for s in scope
+            )
+
+        search = loaded.retriever.search(
+            question, k, mode, query_vector=vector, keep=keep if scope else None
+        )
+        passages = search.passages
+        if scope and not passages:
+            # Nothing in the named part matches the words: its opening passages stand in.
+            passages = [
+                p
+                for s in scope
+                for section in loaded.view.outline(next(iter(loaded.chunks.values())).doc_id)
+                if section.part == s.part and (not s.section or section.number == s.section)
+                for p in loaded.view.section_passages(section.doc_id, section.path)[:1]
+            ][:k]
+        return Retrieved(passages, vector, search.dense_top, search.keyword_top)
+
+    def passages(self) -> list[Passage]:
+        """Every passage of the index, in document order (for evaluation; no retrieval)."""
+        chunks = sorted(self._load().chunks.values(), key=lambda c: (c.doc_id, c.start))
+        return [to_passage(c, 0.0) for c in chunks]
 
     def retrieve(
         self, question: str, k: int | None = None, mode: RetrievalMode | None = None
     ) -> list[Passage]:
         """The k best passages for a question (default top_k and retrieval mode from settings)."""
+        checked_k, _, mode = _checked_arguments(k, None, mode)
+        k = checked_k or self.settings.top_k
         cleaned, _ = sanitize_question(question)
         if is_chinese(cleaned):
             cleaned = translate_terms(cleaned) or cleaned
         loaded = self._load()
-        k = k or self.settings.top_k
-        mode = mode or self.settings.retrieval_mode
-        vector = self._embed_query(cleaned) if mode != "keyword" else None
-        return loaded.retriever.retrieve(cleaned, k, mode, query_vector=vector)
+        vector = self._embed_query(cleaned) if (mode or self.settings.retrieval_mode) != "keyword" else None
+        return loaded.retriever.retrieve(cleaned, k, mode or self.settings.retrieval_mode, vector)
 
     def ask(
         self,
@@ -342,84 +437,155 @@ class QAEngine:
 
         The streamed text is the model's raw draft; the final Answer's text is the checked one
         (markers repaired and renumbered), which a page should show once it arrives.
-        Raises QuestionError for an empty question; never raises for LLM failures.
+        Raises QuestionError for an unusable question and ValueError for a bad argument;
+        never raises for LLM failures.
         """
         started = time.perf_counter()
+        k, mode, retrieval = _checked_arguments(top_k, mode, retrieval)
         original = question
-        question, notices = sanitize_question(question)
+        text, notices = sanitize_question(question)
         use_llm = self._use_generative(mode)
         loaded = self._load()
-        standalone, more = self.standalone_question(question, history, use_llm)
+        deadline = Deadline.after(self.settings.llm_deadline_s)
+        follow_up = bool(history) and is_follow_up(text)
+        standalone, more = self.standalone_question(text, history, use_llm, deadline)
         notices += more
-        k = top_k or self.settings.top_k
-        retrieval_mode = retrieval or self.settings.retrieval_mode
-        vector = self._embed_query(standalone) if retrieval_mode != "keyword" else None
-        retrieved = loaded.retriever.retrieve(standalone, k, retrieval_mode, query_vector=vector)
+        searched, fixes = correct_spelling(standalone, loaded.view.word_frequency)
+        if fixes:
+            notices.append(
+                "Read " + ", ".join(f"“{written}” as “{read}”" for written, read in fixes) + "."
+            )
+        k = k or self.settings.top_k
+        retrieval_mode: RetrievalMode = retrieval or self.settings.retrieval_mode
+        retrieved = self._search(searched, k, retrieval_mode)
 
-        draft: Draft | None = None
-        # The model is asked in the reader's language (it answers in it); retrieval used the
-        # English translation, which is given alongside.
-        asked = f"{question}\n(In English: {standalone})" if is_chinese(question) else standalone
-        if use_llm and self.generative and retrieved:
+        checked: CheckedAnswer | None = None
+        answerer = "extractive"
+        if use_llm and self.generative and retrieved.passages:
+            # The model is asked in the reader's language (it answers in it); retrieval used
+            # the English translation, which is given alongside.
+            asked = f"{text}\n(In English: {searched})" if is_chinese(text) else searched
+            outline = loaded.view.outline_text(list(dict.fromkeys(p.doc for p in retrieved.passages)))
             pieces: list[str] = []
             try:
-                if stream:
-                    for delta in self.generative.stream(asked, retrieved, history):
-                        pieces.append(delta)
+                for delta in self.generative.stream(asked, retrieved.passages, outline, deadline):
+                    pieces.append(delta)
+                    if stream:
                         yield delta
-                    draft = Draft("".join(pieces), refused=False, answerer=self.generative.name)
-                else:
-                    draft = self.generative.answer(asked, retrieved, history)
+                evidence = self._evidence(loaded)
+                checked = check_citations(
+                    "".join(pieces), retrieved.passages, evidence, self.policy.support_threshold
+                )
+                answerer = self.generative.name
             except LLMError as error:
                 notices.append(f"{error}; showing the offline answer instead.")
-        if draft is None:
-            draft = loaded.extractive.answer(standalone, retrieved, history)
-            if stream:
-                yield draft.text
-
-        yield self._finish(
-            original, standalone, draft, retrieved, notices, loaded, started
-        )
-
-    def _finish(
-        self,
-        original: str,
-        standalone: str,
-        draft: Draft,
-        retrieved: list[Passage],
-        notices: list[str],
-        loaded: _Loaded,
-        started: float,
-    ) -> Answer:
-        if draft.refused:
-            return Answer(
-                question=standalone,
+        if checked is not None:
+            refused = not checked.citations and bool(REFUSAL_PATTERN.search(checked.text))
+            if not checked.citations and not refused:
+                notices.append("No sentence of this answer is supported by a retrieved passage.")
+            answer = Answer(
+                question=searched,
                 original_question=original,
-                answer=draft.text,
-                citations=[],
-                retrieved=retrieved,
-                refused=True,
-                answerer=draft.answerer,
+                answer=checked.text or REFUSAL_TEXT,
+                citations=checked.citations,
+                retrieved=retrieved.passages,
+                refused=refused,
+                sentences=checked.sentences,
+                answerer=answerer,
                 notices=notices,
                 latency_ms=(time.perf_counter() - started) * 1000,
             )
-        checked = check_citations(draft.text, retrieved, loaded.scorer)
-        refused = not checked.citations and bool(REFUSAL_PATTERN.search(checked.text))
-        text = checked.text or REFUSAL_TEXT
-        if not checked.citations and not refused:
-            notices.append("No sentence of this answer is supported by a retrieved passage.")
+            yield answer
+            return
+        composition = self._composer(loaded).compose(
+            searched,
+            retrieved,
+            lambda part, scope: self._search(part, k, retrieval_mode, scope),
+            previous_answer=history[-1].answer if follow_up else "",
+        )
+        answer = self._from_composition(composition, searched, original, retrieved, notices, started)
+        if stream:
+            yield answer.answer
+        yield answer
+
+    def evidence(self) -> Evidence:
+        """The sentence scorer and support check over the open index, under this engine's
+        policy (for the citation check, calibration and tests)."""
+        return self._evidence(self._load())
+
+    def _evidence(self, loaded: _Loaded) -> Evidence:
+        return Evidence(loaded.view, loaded.view, self.embedder.embed_documents, self.policy)
+
+    def _composer(self, loaded: _Loaded) -> Composer:
+        return Composer(
+            self._evidence(loaded), loaded.view, loaded.view, self._embed_query, self.policy
+        )
+
+    def _from_composition(
+        self,
+        composition: Composition,
+        searched: str,
+        original: str,
+        retrieved: Retrieved,
+        notices: list[str],
+        started: float,
+    ) -> Answer:
+        if composition.decision == "refuse":
+            return Answer(
+                question=searched,
+                original_question=original,
+                answer=REFUSAL_TEXT,
+                citations=[],
+                retrieved=retrieved.passages,
+                refused=True,
+                answerer="extractive",
+                notices=notices,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+        assembled = assemble(composition.sentences)
         return Answer(
-            question=standalone,
+            question=searched,
             original_question=original,
-            answer=text,
-            citations=checked.citations,
-            retrieved=retrieved,
-            refused=refused,
-            sentences=checked.sentences,
-            answerer=draft.answerer,
+            answer=assembled.text,
+            citations=assembled.citations,
+            retrieved=retrieved.passages,
+            refused=False,
+            caveat=composition.decision == "caveat",
+            sentences=assembled.sentences,
+            answerer="extractive",
             notices=notices,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
+
+    def answerability(self, question: str, k: int | None = None) -> Composition:
+        """The offline answerer's decision and its features for a standalone question (for
+        calibration: `citeqa eval --calibrate` fits the model on these features)."""
+        text, _ = sanitize_question(question)
+        loaded = self._load()
+        standalone, _ = self.standalone_question(text, (), use_llm=False)
+        searched, _ = correct_spelling(standalone, loaded.view.word_frequency)
+        k = k or self.settings.top_k
+        retrieved = self._search(searched, k, self.settings.retrieval_mode)
+        return self._composer(loaded).compose(
+            searched, retrieved, lambda part, scope: self._search(part, k, "hybrid", scope)
+        )
+
+
+def _checked_arguments(
+    top_k: object, mode: object, retrieval: object
+) -> tuple[int | None, AnswerMode | None, RetrievalMode | None]:
+    """The public API's arguments, checked: ValueError naming the allowed values otherwise."""
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
+        raise ValueError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, not {top_k!r}")
+    if isinstance(top_k, int) and not 1 <= top_k <= MAX_TOP_K:
+        raise ValueError(f"top_k must be from 1 to {MAX_TOP_K}, not {top_k}")
+    modes = get_args(AnswerMode)
+    if mode is not None and mode not in modes:
+        raise ValueError(f"mode must be one of {', '.join(modes)}, not {mode!r}")
+    retrievals = get_args(RetrievalMode)
+    if retrieval is not None and retrieval not in retrievals:
+        raise ValueError(f"retrieval must be one of {', '.join(retrievals)}, not {retrieval!r}")
+    return top_k, mode, retrieval  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=1)
@@ -438,12 +604,12 @@ def ask(
 ) -> Answer:
     """Answer `question` from the indexed document, with cited passages.
 
-    Args: top_k passages to retrieve (default CITEQA_TOP_K), mode "auto" | "extractive" |
-    "generative", retrieval "hybrid" | "dense" | "keyword", history of earlier turns for
+    Args: top_k passages to retrieve (1..50, default CITEQA_TOP_K), mode "auto" | "extractive"
+    | "generative", retrieval "hybrid" | "dense" | "keyword", history of earlier turns for
     follow-up questions. Returns an `Answer`; `refused` is True when the document does not
-    say. Raises QuestionError for an empty question, IndexNotReadyError /
-    IndexMismatchError / StoreUnavailableError when the index cannot be used. LLM failures
-    never raise: the offline answer comes back with a notice.
+    say. Raises ValueError for a bad argument, QuestionError for an unusable question,
+    IndexNotReadyError / IndexMismatchError / StoreUnavailableError when the index cannot be
+    used. LLM failures never raise: the offline answer comes back with a notice.
     """
     return default_engine().ask(
         question, top_k=top_k, mode=mode, retrieval=retrieval, history=history

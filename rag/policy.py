@@ -45,6 +45,13 @@ class AnswerPolicy:
     # is a paragraph a reader takes in at a glance.
     overview_sentences: int = 5
     explain_sentences: int = 3
+    # ... drawn from at most this many sections: a topic such as e-government is described in
+    # the situation (II), the priorities (IV) and the action plans (V); three show its range
+    # without wandering into sections that merely mention it.
+    overview_sections: int = 3
+    # … and a section after the first joins only if its best sentence scores this share of
+    # the best sentence (measured on tune: see the closing note of issue 8).
+    section_relative: float = 0.95
     overview_relative: float = 0.8
     diversity_penalty: float = 0.3
     # A list/count question is answered from the document's structure (a part's sections, a

@@ -76,7 +76,18 @@ class Settings(BaseSettings):
     )
     llm_max_answer_tokens: int = Field(default=512, ge=16, description="Answer length cap.")
     llm_timeout_s: float = Field(
-        default=30.0, gt=0, description="Per-request timeout; the offline answer is shown after."
+        default=30.0, gt=0, description="Per-request timeout, within the answer's deadline."
+    )
+    # 12 s: a reader waits about that long for a sentence before giving up on a page; after
+    # it the offline answer (~20 ms) is shown with a notice.
+    llm_deadline_s: float = Field(
+        default=12.0,
+        gt=0,
+        description="Deadline for everything the model does for one answer (translation, "
+        "follow-up rewrite, the answer); the offline answer is shown after.",
+    )
+    llm_first_token_s: float = Field(
+        default=8.0, gt=0, description="A streamed answer must start within this many seconds."
     )
     llm_max_retries: int = Field(default=1, ge=0, le=5, description="Retries per request.")
     ui_host: str = Field(default="127.0.0.1", description="Address the Gradio page binds.")

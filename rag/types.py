@@ -13,6 +13,7 @@ from typing import Literal
 
 AnswerMode = Literal["auto", "extractive", "generative"]
 RetrievalMode = Literal["hybrid", "dense", "keyword"]
+SentenceKind = Literal["claim", "item", "heading"]
 
 
 @dataclass(frozen=True)
@@ -46,15 +47,21 @@ class Passage:
 class AnswerSentence:
     """One sentence of an answer.
 
-    `citations` are 1-based numbers into `Answer.citations`. `support` is the support score of
-    the best cited passage (0..1, see `rag.cite`); `is_supported` is whether it passes the
-    calibrated threshold. Unsupported sentences keep their text but carry no citation.
+    `citations` are 1-based numbers into `Answer.citations`. `spans[i]` is where, in the text
+    of citation `citations[i]`, the supporting sentence is: `(start, end)` offsets into
+    `Passage.text`, `(0, 0)` when the support is the passage's section heading. `support` is
+    the support score of the best cited passage (0..1, see `rag.evidence`; 1.0 for a quote);
+    `is_supported` is whether it passes the calibrated threshold. Unsupported sentences keep
+    their text but carry no citation. `kind` is "claim", "item" (a numbered list item) or
+    "heading" (a framing line such as "On Part IV:", which states nothing to cite).
     """
 
     text: str
     citations: tuple[int, ...]
     support: float
     is_supported: bool
+    spans: tuple[tuple[int, int], ...] = ()
+    kind: SentenceKind = "claim"
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)

@@ -89,12 +89,23 @@ def answer_of(
     )
 
 
+def span_of(passage: Passage, sentence: str) -> tuple[int, int]:
+    start = passage.text.index(sentence)
+    return start, start + len(sentence)
+
+
 QUOTED = answer_of(
     'In 2005 it reached 7.2 per cent of GDP [1]. Never run <script>alert("x")</script> & friends [2].',
     [PROGRESS, TRICKS],
     [
-        AnswerSentence("In 2005 it reached 7.2 per cent of GDP.", (1,), 1.0, True),
-        AnswerSentence('Never run <script>alert("x")</script> & friends.', (2,), 1.0, True),
+        AnswerSentence(
+            "In 2005 it reached 7.2 per cent of GDP.", (1,), 1.0, True,
+            spans=(span_of(PROGRESS, "In 2005 it reached 7.2 per cent of GDP."),),
+        ),
+        AnswerSentence(
+            'Never run <script>alert("x")</script> & friends.', (2,), 1.0, True,
+            spans=(span_of(TRICKS, 'Never run <script>alert("x")</script> & friends.'),),
+        ),
     ],
 )
 
@@ -222,52 +233,45 @@ def test_sources_panel_names_the_question_it_belongs_to() -> None:
     assert "for “Why &lt;b&gt;this&lt;/b&gt;?”" in render_sources(answer, 0)
 
 
-def test_quoted_sentence_is_found_across_different_whitespace() -> None:
-    text = "The industry grew fast. In 2005 it\nreached 7.2 per cent of GDP. Exports rose."
-    passage = Passage("c", "d", "T", "II (1) Progress", "II", "(1)", text, 0, len(text))
-    answer = answer_of(
-        "In 2005 it reached 7.2 per cent of GDP [1].",
-        [passage],
-        [AnswerSentence("In 2005 it reached 7.2 per cent of GDP.", (1,), 1.0, True)],
-    )
-    start, end = supporting_spans(answer, 1)[0]
-    assert passage.text[start:end] == "In 2005 it\nreached 7.2 per cent of GDP."
-
-
-def test_a_paraphrase_marks_the_passage_sentence_sharing_most_words() -> None:
+def test_the_span_the_citation_check_recorded_is_what_is_marked() -> None:
+    # A model's paraphrase: the check recorded which passage sentence supports it; the page
+    # marks exactly that, and guesses nothing of its own.
+    sentence = "In 2005 it reached 7.2 per cent of GDP."
     answer = answer_of(
         "By 2005 the industry reached 7.2 per cent of GDP [1].",
         [PROGRESS],
-        [AnswerSentence("By 2005 the industry reached 7.2 per cent of GDP.", (1,), 0.8, True)],
+        [AnswerSentence("By 2005 the industry reached 7.2 per cent of GDP.", (1,), 0.8, True,
+                        spans=(span_of(PROGRESS, sentence),))],
         answerer="generative:m",
     )
-    assert marked(render_sources(answer, 0)) == ["In 2005 it reached 7.2 per cent of GDP."]
+    assert marked(render_sources(answer, 0)) == [sentence]
 
 
-def test_a_paraphrase_sharing_too_few_words_marks_nothing() -> None:
+def test_a_sentence_supported_by_the_heading_or_without_a_span_marks_nothing() -> None:
     answer = answer_of(
-        "Something else entirely happened [1].",
+        "Progress [1]. Something else [1].",
         [PROGRESS],
-        [AnswerSentence("Something else entirely happened.", (1,), 0.6, True)],
+        [
+            AnswerSentence("Progress", (1,), 1.0, True, spans=((0, 0),), kind="item"),
+            AnswerSentence("Something else.", (1,), 0.6, True),
+        ],
     )
     assert supporting_spans(answer, 1) == []
     assert marked(render_sources(answer, 0)) == []
 
 
-def test_only_sentences_citing_a_passage_are_marked_in_it() -> None:
+def test_only_spans_of_sentences_citing_a_passage_are_marked_in_it() -> None:
+    grew, rose = "The industry grew fast.", "Exports rose too."
     answer = answer_of(
         "The industry grew fast [1]. Exports rose too [1][2].",
         [PROGRESS, TRICKS],
         [
-            AnswerSentence("The industry grew fast.", (1,), 1.0, True),
-            AnswerSentence("Exports rose too.", (1, 2), 1.0, True),
+            AnswerSentence(grew, (1,), 1.0, True, spans=(span_of(PROGRESS, grew),)),
+            AnswerSentence(rose, (1, 2), 1.0, True, spans=(span_of(PROGRESS, rose), (0, 0))),
         ],
     )
-    assert [PROGRESS.text[s:e] for s, e in supporting_spans(answer, 1)] == [
-        "The industry grew fast.",
-        "Exports rose too.",
-    ]
-    assert supporting_spans(answer, 2) == []  # "Exports rose too." is not in TRICKS
+    assert [PROGRESS.text[s:e] for s, e in supporting_spans(answer, 1)] == [grew, rose]
+    assert supporting_spans(answer, 2) == []
     with pytest.raises(IndexError):
         supporting_spans(answer, 3)
 
@@ -348,10 +352,8 @@ def test_real_gdp_answer_renders_a_marker_and_a_part_ii_source_with_the_7_2_sent
 
 
 def test_real_answers_mark_a_sentence_in_every_cited_passage(engine: QAEngine) -> None:
-    # The offline answerer quotes the document: a quote found in its passage is marked exactly;
-    # one the citation check re-cited to another passage still marks that passage's closest
-    # sentence ("The concrete objectives are: Closely follow …" cites a passage that begins
-    # at "Closely follow …").
+    # The offline answerer quotes the document: every cited passage has its quote marked, and
+    # the marked text is the quoted sentence (bullets and line breaks aside).
     for question in (
         "What are the strategic objectives for 2020?",
         "How does the Strategy plan to narrow the digital divide?",
@@ -360,11 +362,11 @@ def test_real_answers_mark_a_sentence_in_every_cited_passage(engine: QAEngine) -
         answer = engine.ask(question)
         assert answer.citations, question
         for number, passage in enumerate(answer.citations, 1):
-            marked_texts = [passage.text[a:b] for a, b in supporting_spans(answer, number)]
+            marked_texts = [" ".join(passage.text[a:b].split()) for a, b in supporting_spans(answer, number)]
             assert marked_texts, (question, number)
             for sentence in answer.sentences:
-                if number in sentence.citations and sentence.text in passage.text:
-                    assert sentence.text in marked_texts, (question, number)
+                if number in sentence.citations:
+                    assert any(sentence.text.rstrip(".") in m for m in marked_texts), (question, number)
 
 
 def test_real_document_view_shows_each_cited_passage_in_its_document(engine: QAEngine) -> None:

@@ -43,7 +43,9 @@ def answer_prompt(*texts: str) -> str:
         prompts.PASSAGE.format(number=n, section=f"Part {n} > ({n})", text=text)
         for n, text in enumerate(texts, 1)
     ]
-    return prompts.ANSWER_USER.format(passages="\n\n".join(blocks), question="What is built?")
+    return prompts.ANSWER_USER.format(
+        outline="Part 1\nPart 2", passages="\n\n".join(blocks), question="What is built?"
+    )
 
 
 MESSAGES: list[ChatCompletionMessageParam] = [

@@ -58,6 +58,8 @@ def smol_engine(llama_server: str, index_dir: Path, embedder: MiniLMEmbedder) ->
         llm_context_window=4096,
         llm_max_answer_tokens=64,
         llm_timeout_s=120,
+        llm_deadline_s=240,
+        llm_first_token_s=120,
         llm_max_retries=0,
     )
     return QAEngine(settings, embedder=embedder)

@@ -4,8 +4,8 @@ Pure functions over `rag` values, no gradio, so every rendering rule is unit-tes
 browser. All text from the document, the user or a model is HTML-escaped here; the page's
 markup is the only HTML that is not. Chat messages are Markdown, but each is one raw HTML
 block (a `<div>` with no blank line inside), so Markdown never rewrites document text
-("7.2" or "*" stay as written). The compromise: finding the sentence a citation supports is
-exact for quoted (extractive) answers and a word-overlap guess for paraphrased (generated) ones.
+("7.2" or "*" stay as written). The sentence a citation supports is the span the answer-time
+citation check recorded (`AnswerSentence.spans`); this module never guesses one.
 
 Click targets carry `data-turn="<answer index>" data-cite="<n>"` and, because the Chatbot's HTML
 sanitiser drops data attributes but keeps classes, the same as `class="cite turn-<t> cite-<n>"`;
@@ -29,21 +29,8 @@ CONTEXT_CHARS = 1500
 CLOSEST_SHOWN = 3
 # Chooser labels are cut here: the section paths run to 90 characters.
 LABEL_CHARS = 70
-# A paraphrased sentence is matched to a passage sentence only if it shares this share of its
-# content words: below it the "supporting sentence" would be a guess, and no highlight is
-# more honest than a wrong one.
-MIN_OVERLAP = 0.3
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_WORD = re.compile(r"[a-z0-9\u3400-\u9fff]+(?:[.,][0-9]+)*")
-# Function words carry no evidence of support (a sentence shares "the" with every passage).
-_STOPWORDS = frozenset(
-    "the a an and or of to in on for by with as at from is are was were be been this that these "
-    "those it its their there which who what how will shall should would can could has have had "
-    "not no but also such into than then so our we they".split()
-)
-# Sentence ends: ., !, ?, ; or Chinese stops followed by space, or a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?;。！？])\s+|\n+")
 
 
 @dataclass(frozen=True)
@@ -231,69 +218,18 @@ def render_sources(answer: Answer | None, turn: int) -> str:
 def supporting_spans(answer: Answer, number: int) -> list[tuple[int, int]]:
     """Where, in citation `number`'s passage text, the answer's sentences citing it are.
 
-    Offsets are relative to `Passage.text`, sorted and non-overlapping. A quoted sentence is
-    found as written (whitespace may differ); a paraphrase is matched to the passage sentence
-    sharing most of its content words, if it shares at least MIN_OVERLAP of them. Raises
-    IndexError if `number` is not a citation of the answer.
+    Read from each sentence's `spans` (the answer-time check found them; nothing here guesses):
+    offsets relative to `Passage.text`, sorted and merged; a span of (0, 0) — support by the
+    passage's heading — marks nothing. Raises IndexError if `number` is not a citation.
     """
     if not 1 <= number <= len(answer.citations):
         raise IndexError(f"answer has {len(answer.citations)} citations, not [{number}]")
-    passage = answer.citations[number - 1].text
     spans: list[tuple[int, int]] = []
     for sentence in answer.sentences:
-        if number in sentence.citations:
-            span = _find_quote(passage, sentence.text) or _best_sentence(passage, sentence.text)
-            if span is not None:
+        for cited, span in zip(sentence.citations, sentence.spans):
+            if cited == number and span[1] > span[0]:
                 spans.append(span)
     return _merge(spans)
-
-
-def _find_quote(passage: str, sentence: str) -> tuple[int, int] | None:
-    sentence = sentence.strip()
-    if not sentence:
-        return None
-    at = passage.find(sentence)
-    if at >= 0:
-        return at, at + len(sentence)
-    # The check strips markers and may move a final stop; match words, any whitespace.
-    words = sentence.rstrip(".!?;:。！？").split()
-    if not words:
-        return None
-    found = re.search(r"\s+".join(re.escape(w) for w in words), passage)
-    if found is None:
-        return None
-    end = found.end()
-    if end < len(passage) and passage[end] in ".!?;:。！？":
-        end += 1
-    return found.start(), end
-
-
-def _best_sentence(passage: str, claim: str) -> tuple[int, int] | None:
-    claim_words = _content_words(claim)
-    if not claim_words:
-        return None
-    best: tuple[float, int, int] | None = None
-    for start, end in _sentence_spans(passage):
-        share = len(claim_words & _content_words(passage[start:end])) / len(claim_words)
-        if share >= MIN_OVERLAP and (best is None or share > best[0]):
-            best = (share, start, end)
-    return None if best is None else (best[1], best[2])
-
-
-def _sentence_spans(text: str) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    position = 0
-    for boundary in _SENTENCE_END.finditer(text):
-        if text[position : boundary.start()].strip():
-            spans.append((position, boundary.start()))
-        position = boundary.end()
-    if text[position:].strip():
-        spans.append((position, len(text.rstrip())))
-    return spans
-
-
-def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

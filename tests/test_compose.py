@@ -1,0 +1,116 @@
+"""The offline answerer through `rag.ask` on the real index: answers shaped by the question and
+by the document's structure, every item cited, no dangling lead-ins, follow-ups that add."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rag import Answer, QAEngine, Turn
+
+
+def cited_parts(answer: Answer) -> list[str]:
+    return [p.section.split()[0] for p in answer.citations]
+
+
+def items(answer: Answer) -> list[str]:
+    return [s.text for s in answer.sentences if s.kind == "item"]
+
+
+def test_part_iv_priorities_are_listed_with_nine_citations(engine: QAEngine) -> None:
+    answer = engine.ask("What are the strategic priorities in Part IV?")
+    assert not answer.refused
+    assert len(items(answer)) == 9 and len(answer.citations) == 9
+    assert all(p.section.startswith("IV (") for p in answer.citations)
+    assert "Move e-government forward" in items(answer)
+    assert "9 (nine)" in answer.answer
+    # each item cites the passage its heading opens, and that is what the page marks
+    for sentence in answer.sentences:
+        if sentence.kind == "item":
+            passage = answer.citations[sentence.citations[0] - 1]
+            start, end = sentence.spans[0]
+            assert passage.text[start:end].endswith(sentence.text) or sentence.text in passage.text[start:end]
+
+
+def test_a_count_is_answered_by_counting_the_structure(engine: QAEngine) -> None:
+    answer = engine.ask("How many action plans are there?")
+    assert "6 (six)" in answer.answer
+    assert len(items(answer)) == 6 and {p.section[:5] for p in answer.citations} == {
+        f"V ({n})" for n in range(1, 7)
+    }
+
+
+def test_an_ordinal_list_is_enumerated_in_full(engine: QAEngine) -> None:
+    answer = engine.ask("What are the main problems?")
+    assert len(items(answer)) == 6
+    assert items(answer)[0].startswith("Thought and understanding")
+    assert all(p.section.startswith("II (3)") for p in answer.citations)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What are the strategic objectives for 2020?",
+        "What are the concrete objectives?",
+        "How will the objectives be reached?",
+    ],
+)
+def test_no_answer_ends_in_a_dangling_lead_in(engine: QAEngine, question: str) -> None:
+    answer = engine.ask(question)
+    assert not answer.answer.rstrip().endswith(":"), answer.answer
+    for sentence in answer.sentences:
+        if sentence.text.rstrip().endswith(":") and sentence.kind != "heading":
+            index = answer.sentences.index(sentence)
+            assert answer.sentences[index + 1].kind == "item", answer.answer
+
+
+def test_the_inline_objectives_are_each_an_item(engine: QAEngine) -> None:
+    answer = engine.ask("What are the strategic objectives for 2020?")
+    assert len(items(answer)) == 9
+    assert items(answer)[0] == "the basic spread of comprehensive information infrastructure"
+
+
+def test_a_comparison_cites_both_parts(engine: QAEngine) -> None:
+    answer = engine.ask("Compare Part IV and Part V")
+    assert not answer.refused
+    assert "On Part IV:" in answer.answer and "On Part V:" in answer.answer
+    assert {"IV", "V"} <= set(cited_parts(answer))
+
+
+def test_an_overview_draws_several_cited_sentences_from_the_best_section(engine: QAEngine) -> None:
+    answer = engine.ask("What does it say about the digital divide?")
+    claims = [s for s in answer.sentences if s.kind == "claim"]
+    assert 2 <= len(claims) <= 5
+    assert all(s.citations for s in claims)
+    assert any("digital divide" in p.text for p in answer.citations)
+
+
+def test_answers_read_as_prose_without_copied_bullets_or_breaks(engine: QAEngine) -> None:
+    for question in ("What progress has been made in information networks?", "Tell me about security"):
+        answer = engine.ask(question)
+        for sentence in answer.sentences:
+            assert not sentence.text.startswith(("–", "-", "•")), sentence.text
+            assert "\n" not in sentence.text
+        # lines are whole units: a claim never breaks across lines
+        assert all(line.strip() for line in answer.answer.split("\n") if line) or answer.refused
+
+
+def test_a_follow_up_answer_does_not_repeat_the_previous_answer(engine: QAEngine) -> None:
+    first = engine.ask("What does the Strategy say about information security?")
+    follow = engine.ask("Why is it important?", history=[Turn(first.question, first.answer)])
+    said = {s.text for s in first.sentences if s.kind == "claim"}
+    assert not said & {s.text for s in follow.sentences}, follow.answer
+    assert follow.question == "Why is information security important?"
+
+
+def test_a_short_standalone_question_after_another_is_not_glued_to_it(engine: QAEngine) -> None:
+    first = engine.ask("What are the strategic objectives for 2020?")
+    answer = engine.ask("Who won the 2008 Olympics?", history=[Turn(first.question, first.answer)])
+    assert answer.question == "Who won the 2008 Olympics?" and answer.refused
+
+
+def test_a_misspelled_question_is_read_and_says_so(engine: QAEngine) -> None:
+    answer = engine.ask("What does the stratgey say about goverment services?")
+    assert any("“stratgey” as “strategy”" in n for n in answer.notices)
+    assert not answer.refused and re.search(r"government", answer.answer, re.IGNORECASE)
