@@ -20,7 +20,6 @@ import string
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 
@@ -301,6 +300,37 @@ def refusal_rate(refused: Iterable[bool]) -> float | None:
     return sum(flags) / len(flags) if flags else None
 
 
+def says_not_stated(refused: bool, caveat: bool) -> bool:
+    """Whether an answer tells the reader the document does not say what was asked.
+
+    True for a refusal and for a caveat ("The document does not say this directly; the
+    closest it comes is … [1]"): both warn the reader, so on an unanswerable question both are
+    right. On an answerable question only a refusal withholds the answer; a caveat still gives
+    it, so false refusals count `refused` alone.
+    """
+    return refused or caveat
+
+
+def refusal_on_unanswerable(outcomes: Iterable[tuple[bool, bool]]) -> float | None:
+    """Share of unanswerable cases whose answer `says_not_stated`; None for no cases.
+
+    outcomes are (refused, caveat) pairs: rate = |{refused ∨ caveat}| / n.
+    """
+    return refusal_rate(says_not_stated(refused, caveat) for refused, caveat in outcomes)
+
+
+def key_fact_recall_of_type(
+    rows: Iterable[tuple[str, float | None]], case_type: str
+) -> float | None:
+    """Mean key-fact recall over the (type, recall) pairs of one question type.
+
+    mean = Σ recall_i / n over pairs with type == case_type and a defined recall (answerable
+    cases); None when there are none. `list_items` and `multi_part_items` in the summary are
+    this for "list" and "multi-part".
+    """
+    return mean(recall for kind, recall in rows if kind == case_type)
+
+
 def percentile(values: Sequence[float], p: float) -> float | None:
     """Nearest-rank percentile: the smallest value with at least p% of values ≤ it.
 
@@ -322,47 +352,3 @@ def mean(values: Iterable[float | None]) -> float | None:
 
 
 # --- calibration --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CalibrationRow:
-    """One candidate refusal threshold: refuse when a case's score is below `threshold`."""
-
-    threshold: float
-    refusal_on_unanswerable: float
-    false_refusal: float
-
-
-def calibrate(
-    scores_answerable: Sequence[float],
-    scores_unanswerable: Sequence[float],
-    max_false_refusal: float = 0.10,
-) -> tuple[float, list[CalibrationRow]]:
-    """The refusal threshold that refuses most unanswerable cases within a false-refusal cap.
-
-    A system refuses a case whose score is below the threshold. Candidates are one cut below
-    every score (the lowest score: refuses nothing), the midpoint between each pair of
-    neighbouring distinct scores (a margin on both sides), and one above every score (highest
-    score + 1: refuses everything). For each, refusal_on_unanswerable = share of unanswerable
-    scores below it, false_refusal = share of answerable scores below it. Returns the candidate
-    with the highest refusal_on_unanswerable among those with false_refusal ≤
-    max_false_refusal (ties: the lower false refusal), and the table of all candidates in
-    ascending order. ValueError when either list is empty.
-    """
-    if not scores_answerable or not scores_unanswerable:
-        raise ValueError("calibration needs scores of answerable and of unanswerable cases")
-    distinct = sorted(set(scores_answerable) | set(scores_unanswerable))
-    cuts = [distinct[0]]
-    cuts += [(low + high) / 2 for low, high in zip(distinct, distinct[1:])]
-    cuts.append(distinct[-1] + 1.0)
-    table = [
-        CalibrationRow(
-            threshold=cut,
-            refusal_on_unanswerable=sum(s < cut for s in scores_unanswerable)
-            / len(scores_unanswerable),
-            false_refusal=sum(s < cut for s in scores_answerable) / len(scores_answerable),
-        )
-        for cut in cuts
-    ]
-    feasible = [row for row in table if row.false_refusal <= max_false_refusal]
-    # The first cut refuses nothing, so with max_false_refusal ≥ 0 there is always one.
-    best = max(feasible, key=lambda row: (row.refusal_on_unanswerable, -row.false_refusal))
-    return best.threshold, table

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from eval.command import add_eval_arguments, run_eval_command
 from eval.dataset import Case, bundled_qa_path, load_cases
 from eval.report import (
     RESULTS_FORMAT,
+    Limits,
     Thresholds,
     check_thresholds,
     compare,
@@ -31,11 +33,22 @@ from eval.runner import (
     CaseResult,
     EvalRun,
     evaluate,
+    knob_values,
+    run_sensitivity,
     score_case,
     section_matches,
 )
 from ingest.embed import MiniLMEmbedder
-from rag import Answer, AnswerSentence, Passage, QAEngine, Settings, load_settings
+from rag import (
+    Answer,
+    AnswerPolicy,
+    AnswerSentence,
+    Passage,
+    QAEngine,
+    Settings,
+    Turn,
+    load_settings,
+)
 from tests.openai_server import ScriptedChatServer
 
 # One case of each type, one in Chinese, one unanswerable.
@@ -204,16 +217,19 @@ def test_the_report_is_written_self_contained_and_round_trips(run: EvalRun, tmp_
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*https?://""", page, re.IGNORECASE)
     assert "<script" not in page.lower()
     assert page.count("src='data:image/png;base64,") == 2  # recall@k curve, metrics by type
-    # The item table lists failures first (worst_first), each id in its own cell.
+    # The item table lists failures first (worst_first), each id linking to its details.
     ordered = worst_first(run.results)
     assert [r.passed for r in ordered] == sorted(r.passed for r in ordered)
-    positions = [page.index(f"<td>{r.id}</td>") for r in ordered]
+    positions = [page.index(f"<td><a href='#item-hybrid-{r.id}'>{r.id}</a></td>") for r in ordered]
     assert positions == sorted(positions)
     assert load_results(files.results_json) == [run]
     data = json.loads(files.results_json.read_text(encoding="utf-8"))
     assert data["format"] == RESULTS_FORMAT and len(data["runs"][0]["results"]) == 6
     markdown = files.report_md.read_text(encoding="utf-8")
     assert "## Quality gate" in markdown and "| evidence_recall_at_5 |" in markdown
+    # The sample is tune items only: no holdout column, and its gate says so instead of passing.
+    assert "| metric | tune | all | gate tune |" in markdown
+    assert "- hybrid, holdout: not run (no items of this split)" in markdown
     assert "## Ablation" not in markdown
 
 
@@ -252,30 +268,44 @@ def test_several_retrieval_modes_make_an_ablation_table(
     assert [r.id for r in keyword_run.results] == [r.id for r in run.results]
     files = write_report([run, keyword_run], tmp_path)
     markdown = files.report_md.read_text(encoding="utf-8")
-    ablation = markdown.split("## Ablation", 1)[1]
-    assert re.search(r"^\| hybrid \| ", ablation, re.MULTILINE)
-    assert re.search(r"^\| keyword \| ", ablation, re.MULTILINE)
+    ablation = markdown.split("## Ablation: hybrid vs keyword\n", 1)[1]
+    for mode in ("hybrid", "keyword"):
+        for scope in ("tune", "all"):  # the sample has no holdout items
+            assert re.search(rf"^\| {mode} \| {scope} \| ", ablation, re.MULTILINE), (mode, scope)
     assert load_results(files.results_json) == [run, keyword_run]
 
 
 def test_thresholds_fail_on_low_high_and_missing_metrics() -> None:
-    thresholds = Thresholds(minimums={"hit_at_5": 0.9, "key_fact_recall": 0.5}, maximums={"false_refusal": 0.1})
-    assert check_thresholds({"hit_at_5": 0.95, "key_fact_recall": 0.5, "false_refusal": 0.1}, thresholds) == []
-    failures = check_thresholds({"hit_at_5": 0.8, "false_refusal": 0.2, "key_fact_recall": None}, thresholds)
-    assert failures == [
-        "hit_at_5 = 0.800, needs >= 0.9",
-        "key_fact_recall: no value in this run (threshold >= 0.5)",
-        "false_refusal = 0.200, needs <= 0.1",
+    limits = Limits(minimums={"hit_at_5": 0.9, "key_fact_recall": 0.5}, maximums={"false_refusal": 0.1})
+    thresholds = Thresholds(by_split={"holdout": limits})
+    passing = {"hit_at_5": 0.95, "key_fact_recall": 0.5, "false_refusal": 0.1}
+    assert check_thresholds({"by_split": {"holdout": passing}}, thresholds) == []
+    failing = {"hit_at_5": 0.8, "false_refusal": 0.2, "key_fact_recall": None}
+    assert check_thresholds({"by_split": {"holdout": failing}}, thresholds) == [
+        "holdout: hit_at_5 = 0.800, needs >= 0.9",
+        "holdout: key_fact_recall: no value in this run (threshold >= 0.5)",
+        "holdout: false_refusal = 0.200, needs <= 0.1",
     ]
+    # The top-level ("all") figures are never what a split is gated on.
+    assert check_thresholds({**passing, "by_split": {"holdout": failing}}, thresholds) != []
 
 
-def test_the_bundled_thresholds_keep_the_issue_minimums() -> None:
+def test_the_bundled_thresholds_gate_both_splits() -> None:
     thresholds = load_thresholds()
-    assert thresholds.minimums["evidence_recall_at_5"] >= 0.90
-    assert thresholds.minimums["citation_precision"] >= 0.90
-    assert thresholds.minimums["refusal_on_unanswerable"] >= 0.75
-    assert thresholds.maximums["false_refusal"] <= 0.10
-    assert {"key_fact_recall", "hit_at_5"} <= set(thresholds.minimums)
+    assert list(thresholds.by_split) == ["holdout", "tune"]
+    holdout, tune = thresholds.by_split["holdout"], thresholds.by_split["tune"]
+    assert dict(holdout.minimums) == {
+        "refusal_on_unanswerable": 0.80, "key_fact_recall": 0.75, "list_items": 0.75,
+        "multi_part_items": 0.60, "citation_precision": 0.93, "evidence_recall_at_5": 0.93,
+    }
+    assert dict(holdout.maximums) == {"false_refusal": 0.10}
+    # tune keeps the floors the whole set had before the split (only ever raised).
+    assert tune.minimums["evidence_recall_at_5"] >= 0.90
+    assert tune.minimums["citation_precision"] >= 0.90
+    assert tune.minimums["refusal_on_unanswerable"] >= 0.75
+    assert tune.minimums["key_fact_recall"] >= 0.75
+    assert tune.minimums["hit_at_5"] >= 0.95
+    assert tune.maximums["false_refusal"] <= 0.10
 
 
 # --- the command --------------------------------------------------------------------------
@@ -334,8 +364,8 @@ def test_the_command_writes_an_ablation_compares_and_gates(
     assert code == (1 if failures else 0)
     out = capsys.readouterr().out
     assert summary_table(runs[0], load_thresholds()) in out
-    assert re.search(r"^\s*retrieval\s+evidence_recall@5", out, re.MULTILINE)  # the ablation
-    assert ("gate: passes" in out) == (not failures)
+    assert re.search(r"^retrieval\s+split\s+evidence_recall@5", out, re.MULTILINE)  # the ablation
+    assert ("gate (hybrid, the run --gate reads): passes" in out) == (not failures)
 
     second = tmp_path / "second"
     code = run_eval_command(
@@ -346,7 +376,7 @@ def test_the_command_writes_an_ablation_compares_and_gates(
     assert code == 0  # no --gate: the thresholds are reported, not enforced
     printed = json.loads(capsys.readouterr().out)
     assert printed["gate_failures"] == failures and printed["out"] == str(second)
-    assert "Compared with hybrid" in (second / "report.md").read_text(encoding="utf-8")
+    assert "## Compared with hybrid" in (second / "report.md").read_text(encoding="utf-8")
 
 
 def test_an_unreadable_comparison_file_is_exit_2(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -357,14 +387,26 @@ def test_an_unreadable_comparison_file_is_exit_2(settings: Settings, tmp_path: P
     assert "is not a citeqa results.json" in capsys.readouterr().err
 
 
-def test_calibrate_prints_both_thresholds(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    qa = write_qa(tmp_path / "qa.jsonl", ["q001", "q004", "q005", "q128", "q129"])
-    assert run_eval_command(parse(["--qa", str(qa), "--calibrate", "--json"]), settings) == 0
-    blocks = json.loads(capsys.readouterr().out)
-    assert [b["title"].split(" (")[0] for b in blocks] == ["refusal threshold", "citation support threshold"]
-    refusal = blocks[0]
-    assert refusal["answerable"].startswith("n=3 ") and refusal["unanswerable"].startswith("n=2 ")
-    assert any(row["threshold"] == refusal["threshold"] for row in refusal["table"])
+def test_calibrate_fits_on_tune_items_only_and_writes_the_model(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from eval.calibrate import training_rows
+    from eval.command import print_calibration
+
+    cases = load_cases(bundled_qa_path())
+    rows = training_rows(cases, {})
+    holdout_questions = {c.question for c in cases if c.split == "holdout"}
+    assert rows and not any(r.question in holdout_questions for r in rows)
+    out = tmp_path / "answerability.json"
+    engine = QAEngine(settings)
+    assert print_calibration(engine, cases, 5, out=out) == 0
+    printed = capsys.readouterr().out
+    assert "Cross-validated curve" in printed and "false refusal" in printed
+    from rag.answerability import load_model
+
+    model = load_model(out)
+    assert "tune split only" in model.provenance
+    assert model.caveat_threshold <= model.answer_threshold
 
 
 # --- the optional LLM judge, against the scripted OpenAI-compatible server ----------------
@@ -396,3 +438,127 @@ def test_the_judge_is_marked_and_changes_no_verdict(
     judge = failing.results[0].llm_judge
     assert judge is not None and judge.correctness is None
     assert any(e.startswith("correctness:") for e in judge.errors)
+
+
+# --- follow-ups, through a recording subclass of the real engine ---------------------------
+class RecordingEngine(QAEngine):
+    """The real engine, remembering every ask: (question, history, knob values, answer).
+
+    `with_policy` copies the engine shallowly, so copies append to the same `asked` list and
+    count into the same `stores_opened` box (how often the index was opened).
+    """
+
+    def __init__(self, settings: Settings, embedder: MiniLMEmbedder) -> None:
+        super().__init__(settings, embedder=embedder)
+        self.asked: list[tuple[str, tuple[Turn, ...], tuple[float, ...], Answer]] = []
+        self.stores_opened = [0]
+
+    def ask(self, question: str, **options: Any) -> Answer:  # type: ignore[override]
+        answer = super().ask(question, **options)
+        knobs = tuple(getattr(self.policy, k) for k in AnswerPolicy.knobs())
+        self.asked.append((question, tuple(options.get("history", ())), knobs, answer))
+        return answer
+
+    def open_store(self) -> Any:
+        self.stores_opened[0] += 1
+        return super().open_store()
+
+
+CASES_BY_ID = {c.id: c for c in ALL_CASES}
+# h006 ("which of those comes first?") follows h005 in the bundled set.
+EARLIER, FOLLOW_UP = CASES_BY_ID["h005"], CASES_BY_ID["h006"]
+
+
+@pytest.fixture(scope="module")
+def recording(settings: Settings, embedder: MiniLMEmbedder) -> RecordingEngine:
+    return RecordingEngine(settings, embedder)
+
+
+def test_a_follow_up_is_asked_with_the_answer_citeqa_gave_the_earlier_item(
+    recording: RecordingEngine,
+) -> None:
+    recording.asked.clear()
+    run = evaluate(recording, [EARLIER, FOLLOW_UP], progress=False)
+    assert [(q, h) for q, h, _, _ in recording.asked][0] == (EARLIER.question, ())
+    question, history, _, answer = recording.asked[1]
+    assert question == FOLLOW_UP.question
+    assert history == (Turn(EARLIER.question, run.results[0].answer),)
+    # The engine searched the follow-up made standalone, and the row says what it searched.
+    assert answer.question != FOLLOW_UP.question
+    row = run.results[1]
+    assert (row.follows, row.asked_as, row.split, row.style) == (
+        "h005", answer.question, "holdout", FOLLOW_UP.style
+    )
+
+
+def test_an_earlier_item_outside_the_run_is_asked_first_and_not_scored(
+    recording: RecordingEngine,
+) -> None:
+    recording.asked.clear()
+    run = evaluate(recording, [FOLLOW_UP], all_cases=ALL_CASES, progress=False)
+    assert [r.id for r in run.results] == ["h006"] and run.summary["n_cases"] == 1
+    assert [q for q, _, _, _ in recording.asked] == [EARLIER.question, FOLLOW_UP.question]
+    earlier_answer = recording.asked[0][3]
+    assert recording.asked[1][1] == (Turn(EARLIER.question, earlier_answer.answer),)
+    with pytest.raises(ValueError, match="follows 'h005', which is neither among the cases"):
+        evaluate(recording, [FOLLOW_UP], progress=False)
+
+
+def test_an_item_is_asked_once_even_when_its_follow_up_comes_first(
+    recording: RecordingEngine,
+) -> None:
+    recording.asked.clear()
+    run = evaluate(recording, [FOLLOW_UP, EARLIER], progress=False)
+    assert [r.id for r in run.results] == ["h006", "h005"]
+    assert [q for q, _, _, _ in recording.asked] == [EARLIER.question, FOLLOW_UP.question]
+    assert run.results[1].answer == recording.asked[0][3].answer
+
+
+# --- sensitivity ----------------------------------------------------------------------------
+# One item of each split keeps 27 runs quick; tests/test_eval_command.py runs six through the CLI.
+TWO_IDS = ("q001", "h086")
+TWO = [CASES_BY_ID[i] for i in TWO_IDS]
+
+
+def test_knob_values_move_floats_ten_percent_and_integers_by_one_never_below_one() -> None:
+    policy = dataclasses.replace(AnswerPolicy(), cosine_weight=0.6, fact_sentences=1, max_list_items=12)
+    assert knob_values(policy, "cosine_weight") == (0.54, 0.66)
+    assert knob_values(policy, "fact_sentences") == (1, 2)
+    assert knob_values(policy, "max_list_items") == (11, 13)
+    with pytest.raises(TypeError, match="not a number"):
+        knob_values(policy, "answerability")
+
+
+def test_sensitivity_moves_every_knob_both_ways_on_one_open_index(
+    settings: Settings, embedder: MiniLMEmbedder
+) -> None:
+    engine = RecordingEngine(settings, embedder)
+    result = run_sensitivity(engine, TWO, progress=False, all_cases=ALL_CASES)
+    knobs = AnswerPolicy.knobs()
+    base = AnswerPolicy()
+    assert [r.knob for r in result.knobs] == knobs
+    assert [r.id for r in result.base.results] == list(TWO_IDS)
+    for moved in result.knobs:
+        assert (moved.base_value, (moved.low_value, moved.high_value)) == (
+            getattr(base, moved.knob), knob_values(base, moved.knob)
+        )
+        for summary in (moved.low, moved.high):
+            assert summary["n_cases"] == 2
+            by_split = summary["by_split"]
+            assert isinstance(by_split, dict) and sorted(by_split) == ["holdout", "tune"]
+    # Each run asked every case with its own policy: the base and each knob at each end.
+    base_values = tuple(getattr(base, k) for k in knobs)
+    seen = {values for _, _, values, _ in engine.asked}
+    assert base_values in seen and len(seen) == 1 + 2 * len(knobs)
+    assert len(engine.asked) == (1 + 2 * len(knobs)) * len(TWO)
+    assert engine.stores_opened == [1]  # one index load for all 27 runs
+
+
+def test_a_caveat_answers_an_answerable_case_and_warns_on_an_unanswerable_one() -> None:
+    hedged = dataclasses.replace(answer_with("It reached 7.2% of GDP [1].", [RELEVANT]), caveat=True)
+    row = score(CASE, hedged)
+    assert row.passed and row.caveat and not row.refused  # not a refusal: the facts are given
+    unanswerable = dataclasses.replace(CASE, answerable=False, type="unanswerable", evidence=(),
+                                       key_facts=(), section=())
+    assert score(unanswerable, hedged).passed
+    assert not score(unanswerable, answer_with("It reached 7.2% of GDP [1].", [RELEVANT])).passed

@@ -10,7 +10,6 @@ import pytest
 from llama_index.core.evaluation.retrieval.metrics import MRR, NDCG, HitRate
 
 from eval import metrics
-from eval.metrics import CalibrationRow
 from ingest.embed import MiniLMEmbedder
 from rag import Passage
 
@@ -206,6 +205,23 @@ def test_refusal_rates() -> None:
     assert metrics.refusal_rate([]) is None
 
 
+def test_a_refusal_or_a_caveat_says_the_document_does_not_state_it() -> None:
+    assert [metrics.says_not_stated(r, c) for r, c in [(True, False), (False, True), (False, False)]] == [
+        True, True, False,
+    ]
+    # (refused, caveat) of four unanswerable cases: a refusal, a caveat, two answers → 2 / 4.
+    outcomes = [(True, False), (False, True), (False, False), (False, False)]
+    assert metrics.refusal_on_unanswerable(outcomes) == 0.5
+    assert metrics.refusal_on_unanswerable([]) is None
+
+
+def test_key_fact_recall_of_a_type_averages_that_type_only() -> None:
+    rows = [("list", 1.0), ("list", 0.5), ("multi-part", 0.25), ("list", None), ("factoid", 0.0)]
+    assert metrics.key_fact_recall_of_type(rows, "list") == 0.75  # (1.0 + 0.5) / 2
+    assert metrics.key_fact_recall_of_type(rows, "multi-part") == 0.25
+    assert metrics.key_fact_recall_of_type(rows, "descriptive") is None
+
+
 def test_percentiles_are_nearest_rank() -> None:
     latencies = [float(v) for v in range(10, 101, 10)]  # 10, 20, …, 100
     assert metrics.percentile(latencies, 50) == 50.0
@@ -220,29 +236,3 @@ def test_percentiles_are_nearest_rank() -> None:
 def test_mean_skips_undefined_values() -> None:
     assert metrics.mean([1.0, None, 0.0]) == 0.5
     assert metrics.mean([None]) is None
-
-
-# --- calibration --------------------------------------------------------------------------
-def test_calibration_refuses_most_unanswerable_within_the_false_refusal_cap() -> None:
-    answerable = [0.9, 0.8, 0.7, 0.6, 0.5, 0.55, 0.85, 0.95, 0.75, 0.65]
-    unanswerable = [0.3, 0.4, 0.52, 0.62, 0.2]
-    threshold, table = metrics.calibrate(answerable, unanswerable, max_false_refusal=0.10)
-    # Below 0.535 fall the answerable 0.5 (1 of 10) and the unanswerable 0.2, 0.3, 0.4, 0.52
-    # (4 of 5); the next cut up (0.575) would also refuse the answerable 0.55: 2 of 10.
-    assert threshold == pytest.approx(0.535)
-    chosen = next(row for row in table if row.threshold == threshold)
-    assert chosen == CalibrationRow(0.535, 0.8, 0.1)
-    assert len(table) == 16  # below all, 14 midpoints of 15 distinct scores, above all
-    assert table[0] == CalibrationRow(0.2, 0.0, 0.0)
-    assert table[-1] == CalibrationRow(1.95, 1.0, 1.0)
-    assert [row.threshold for row in table] == sorted(row.threshold for row in table)
-
-
-def test_calibration_with_separable_scores_refuses_every_unanswerable_case() -> None:
-    threshold, _ = metrics.calibrate([0.8, 0.9], [0.1, 0.2], max_false_refusal=0.0)
-    assert threshold == pytest.approx(0.5)
-
-
-def test_calibration_needs_both_groups() -> None:
-    with pytest.raises(ValueError):
-        metrics.calibrate([], [0.1])
