@@ -204,6 +204,9 @@ class Evidence:
 
                 overlap = self.weighted_share(question_words, found)
                 score = policy.cosine_weight * float(cosine) + (1 - policy.cosine_weight) * overlap
+                # The retrievers ranked the passage with all of its words and the section's;
+                # a sentence of a higher-ranked passage gets a little of that agreement.
+                score += policy.passage_rank_weight / (index + 1)
                 scored.append(
                     ScoredSentence(
                         index, row.start, row.end, row.text, score, float(cosine), overlap, row.vector

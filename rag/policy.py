@@ -27,6 +27,11 @@ class AnswerPolicy:
     # name exactly what their sentences are about ("E-commerce action plans"). Measured on
     # tune: 0.5 → 1.0 raised key-fact recall 0.726 → 0.776.
     title_word_weight: float = 1.0
+    # A sentence of the k-th retrieved passage gets passage_rank_weight / k added: retrieval
+    # saw the whole passage and its section, the sentence score sees one sentence. Measured on
+    # tune (citation precision): 0 → 0.880, 0.03 → 0.882, 0.054-0.06 → 0.901, 0.1 → 0.893,
+    # 0.15 → 0.873; key-fact recall 0.852-0.867 throughout.
+    passage_rank_weight: float = 0.06
     # A fact answer may add sentences of its best passage scoring at least this share of the
     # best sentence, up to fact_sentences: the figure the question asks for is often in the
     # sentence after the one that matches its wording.
