@@ -25,13 +25,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.answerability import AnswerabilityFeatures, Decision
-from rag.evidence import Evidence, Matrix, ScoredSentence, TermStatistics, content_words
+from rag.evidence import (
+    Evidence,
+    Matrix,
+    ScoredSentence,
+    TermStatistics,
+    content_words,
+    is_titled_heading,
+)
 from rag.policy import AnswerPolicy
 from rag.question import (
     FRAME_WORDS,
     QuestionShape,
     ScopeReference,
     compared_items,
+    is_follow_up,
+    leans_on_pronoun,
+    previous_topic,
     question_shape,
     scope_references,
     split_parts,
@@ -293,7 +303,7 @@ class Composer:
             if holder not in chosen:
                 chosen.append(holder)
         chosen.sort(key=lambda s: (passages[s.passage_index].doc, s.start))
-        return self._resolve_lead_ins(chosen, passages)
+        return self._resolve_lead_ins(self._with_run_in_bodies(chosen, scored, passages), passages)
 
     def _value_holders(
         self,
@@ -391,20 +401,25 @@ class Composer:
             chosen.append(pick)
             candidates.remove(pick)
         chosen.sort(key=lambda s: (passages[s.passage_index].doc, s.start))
-        return self._resolve_lead_ins(self._with_run_in_bodies(chosen, scored), passages)
+        return self._resolve_lead_ins(self._with_run_in_bodies(chosen, scored, passages), passages)
 
     def _with_run_in_bodies(
-        self, chosen: list[ScoredSentence], scored: Sequence[ScoredSentence]
+        self,
+        chosen: list[ScoredSentence],
+        scored: Sequence[ScoredSentence],
+        passages: Sequence[Passage],
     ) -> list[ScoredSentence]:
         """A chosen run-in heading ("Stimulating the basic transformation of economic growth
         models.", a paragraph's short first sentence) brings the sentence after it, which says
-        what the heading means."""
+        what the heading means; a section's own heading line is replaced by that sentence."""
         out: list[ScoredSentence] = []
         by_start = {(s.passage_index, s.start): s for s in scored}
         following = sorted(scored, key=lambda s: (s.passage_index, s.start))
         for s in chosen:
-            out.append(s)
-            if len(s.text.split()) > RUN_IN_WORDS:
+            heading = is_titled_heading(s.text, s.start, passages[s.passage_index])
+            if not heading:
+                out.append(s)
+            if len(s.text.split()) > RUN_IN_WORDS and not heading:
                 continue
             later = [
                 t for t in following
@@ -447,9 +462,14 @@ class Composer:
         ) if items else ""
         compositions: list[Composition] = []
         sentences: list[ComposedSentence] = []
+        previous_part = ""
         for part in parts:
             scope = scope_references(part)
             part_question = f"{part} {shared}".strip()
+            if previous_part and (is_follow_up(part) or leans_on_pronoun(part)):
+                # "…, and which action plan is meant to fix it?": "it" is the first part's topic.
+                part_question = f"{part_question} ({previous_topic(previous_part)})"
+            previous_part = part
             shape = question_shape(part_question)
             if shape == "multi":
                 shape = "overview"
@@ -673,6 +693,7 @@ def _shorten(text: str, words: int = 14) -> str:
 
 
 def _part_label(part: str, scope: Sequence[ScopeReference]) -> str:
-    if scope:
+    if scope and not topic_words(re.sub(r"(?i)\bpart\s+\w+", "", part)):
         return ", ".join(f"Part {s.label}" for s in scope)
-    return _shorten(part.rstrip("?"), 10)
+    text = part.strip().rstrip("?")
+    return f"“{_shorten(text[:1].lower() + text[1:], 12)}”"

@@ -287,6 +287,20 @@ def is_heading(row: SentenceRow, passage: Passage) -> bool:
     )
 
 
+_HEADING_PREFIX = re.compile(r"^(?:[IVXL]+[,.]\s+|[(9]?\d{1,2}\)\s+)")
+
+
+def is_titled_heading(text: str, start: int, passage: Passage) -> bool:
+    """Whether the sentence at `start` is its section's heading line, punctuated or not
+    ("V, Our country’s strategic plan for informatization development."): it names what
+    follows and is scored (its words are the section's), but an answer quotes what follows."""
+    if start != passage.start:
+        return False
+    words = _HEADING_PREFIX.sub("", text.strip()).rstrip(" .").lower()
+    title = re.sub(r"^[IVXL]+ (\(\d+\) )?", "", passage.section).rstrip(" .").lower()
+    return bool(words) and words == title
+
+
 def _share(words: frozenset[str], found_in: frozenset[str]) -> float:
     return len(words & found_in) / len(words) if words else 0.0
 

@@ -126,6 +126,12 @@ def is_follow_up(question: str) -> bool:
     return False
 
 
+def leans_on_pronoun(question: str) -> bool:
+    """Whether the question holds a third-person pronoun other than the document's "it"
+    ("…which plan is meant to fix it?"): inside a multi-part question it points back."""
+    return bool(_PRONOUN.search(_DOCUMENT_IT.sub(" ", question)))
+
+
 _TOPIC_SWAP = re.compile(
     r"^\W*(?:and\s+)?(?:also\s+)?(?:what|how)\s+about\s+(?:the\s+)?(?P<topic>.+?)\W*$"
     r"|^\W*and\s+(?:for\s+|in\s+)?(?:the\s+)?(?P<topic2>.+?)\W*$"

@@ -154,16 +154,42 @@ ZH_EN_TERMS: dict[str, str] = {
     "世界": "worldwide global",
 }
 
+# What a question asks for, so the offline answerer can tell a question for a name, a date or
+# a figure ("哪个部委…" asks for a ministry) from one about a topic. Put first in the English.
+ZH_QUESTION_WORDS: dict[str, str] = {
+    "什么是": "what is",
+    "为什么": "why",
+    "如何": "how",
+    "怎样": "how",
+    "怎么": "how",
+    "哪些": "which",
+    "哪个部委": "which ministry",
+    "哪个部门": "which department",
+    "哪个机构": "which body",
+    "谁": "who",
+    "多少钱": "how much money",
+    "多少": "how much",
+    "几个": "how many",
+    "几项": "how many",
+    "什么时候": "when",
+    "何时": "when",
+    "哪一年": "which year",
+    "哪年": "which year",
+    "比例": "share proportion",
+}
+
 # Tried longest first: Python's regex alternation takes the first alternative that matches,
 # so sorting by length makes "信息安全" win over "安全" and "信息化" stay one term.
-_TERMS = re.compile("|".join(re.escape(t) for t in sorted(ZH_EN_TERMS, key=len, reverse=True)))
+_GLOSSARY = {**ZH_EN_TERMS, **ZH_QUESTION_WORDS}
+_TERMS = re.compile("|".join(re.escape(t) for t in sorted(_GLOSSARY, key=len, reverse=True)))
 # Latin words and numbers pass through: "GDP", "5G", "e-government", "7.2", "16.6%".
 _KEPT = r"[A-Za-z0-9]+(?:[.\-][A-Za-z0-9]+)*%?"
 _TOKEN = re.compile(f"(?P<term>{_TERMS.pattern})|(?P<kept>{_KEPT})")
 
 
 def translate_terms(question: str) -> str:
-    """The English keywords for a (Chinese) question, space-separated, in question order.
+    """The English keywords for a (Chinese) question, space-separated: what it asks for first
+    ("which ministry", "when"), then its terms in question order.
 
     Scans left to right, taking the longest glossary term at each position; latin words and
     numbers are kept as written (full-width forms are normalised first); every other
@@ -171,9 +197,12 @@ def translate_terms(question: str) -> str:
     repeats is kept once. Returns "" when nothing is recognised.
     """
     text = unicodedata.normalize("NFKC", question)
+    asks: list[str] = []
     keywords: list[str] = []
     for match in _TOKEN.finditer(text):
-        word = ZH_EN_TERMS[match["term"]] if match["term"] else match["kept"]
-        if word not in keywords:
-            keywords.append(word)
-    return " ".join(keywords)
+        term = match["term"]
+        word = _GLOSSARY[term] if term else match["kept"]
+        target = asks if term in ZH_QUESTION_WORDS else keywords
+        if word not in target:
+            target.append(word)
+    return " ".join(asks + keywords)
