@@ -12,8 +12,10 @@ from __future__ import annotations
 import bisect
 import hashlib
 import importlib.util
+import math
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -186,20 +188,45 @@ def _words(text: str) -> set[str]:
 
 
 def find_duplicate_paragraphs(text: str, sections: list[Section]) -> dict[int, int]:
-    """Map a repeated paragraph's start offset to the start of its first occurrence."""
+    """Map a repeated paragraph's start offset to the start of its first occurrence.
+
+    A later paragraph repeats the first earlier paragraph (itself no repeat) whose word set
+    shares at least DUPLICATE_JACCARD of their union; both need _MIN_DUPLICATE_WORDS words.
+    Comparing every pair is quadratic (minutes for a 50 MB text), so candidates come from a
+    prefix filter (Chaudhuri et al. 2006): with words ordered rarest first, two sets reaching
+    Jaccard t share a word among the first |s| - ceil(t·|s|) + 1 words of each. The result is
+    exactly the pairwise one: only pairs that cannot reach t are never compared.
+    """
     paragraphs = [p for s in sections for p in _paragraphs(text, s.body_start, s.end)]
-    words = [_words(text[p.start : p.end]) for p in paragraphs]
+    frequency: Counter[str] = Counter()
+    long_enough: list[bool] = []
+    for paragraph in paragraphs:
+        words = _words(text[paragraph.start : paragraph.end])
+        long_enough.append(len(words) >= _MIN_DUPLICATE_WORDS)
+        if long_enough[-1]:
+            frequency.update(words)
+    by_prefix_word: dict[str, list[int]] = {}
     duplicates: dict[int, int] = {}
-    for later in range(len(paragraphs)):
-        if len(words[later]) < _MIN_DUPLICATE_WORDS:
+    for later, paragraph in enumerate(paragraphs):
+        if not long_enough[later]:
             continue
-        for earlier in range(later):
-            if paragraphs[earlier].start in duplicates or len(words[earlier]) < _MIN_DUPLICATE_WORDS:
-                continue
-            overlap = len(words[later] & words[earlier]) / len(words[later] | words[earlier])
-            if overlap >= DUPLICATE_JACCARD:
-                duplicates[paragraphs[later].start] = paragraphs[earlier].start
+        words = _words(text[paragraph.start : paragraph.end])
+        ordered = sorted(words, key=lambda w: (frequency[w], w))
+        # 1e-9: t·n computed in floats must not round up past the true bound.
+        prefix = ordered[: len(ordered) - math.ceil(DUPLICATE_JACCARD * len(ordered) - 1e-9) + 1]
+        candidates = sorted({e for word in prefix for e in by_prefix_word.get(word, ())})
+        first = None
+        for earlier in candidates:
+            other = paragraphs[earlier]
+            earlier_words = _words(text[other.start : other.end])
+            if len(words & earlier_words) / len(words | earlier_words) >= DUPLICATE_JACCARD:
+                first = earlier
                 break
+        if first is not None:
+            duplicates[paragraph.start] = paragraphs[first].start
+        else:  # repeats are never the first copy of anything, so only originals are indexed
+            for word in prefix:
+                by_prefix_word.setdefault(word, []).append(later)
     return duplicates
 
 
