@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -65,9 +66,30 @@ class SourceDocument:
         return max(1, bisect.bisect_right(self.page_starts, offset))
 
 
+# Characters a document id never holds: '@', ':' and '#' separate the parts of chunk ids
+# (`doc@version:section:ordinal:hash`) and sentence ids (`chunk#i`); '/' and '\\' would make an
+# id look like a path.
+_ID_SEPARATORS = re.compile(r"[\s@:#/\\]+")
+
+
 def doc_id_for(path: Path) -> str:
-    """A stable id from the file name: lower-case words joined by '-'."""
-    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "document"
+    """A stable id from the file name (without its extension), Unicode kept: NFC, lower-case,
+    whitespace and separators to '-', anything but letters, digits, '.', '_' and '-' dropped.
+
+    `信息.md` → `信息`, `National Strategy (2006).txt` → `national-strategy-2006`. A name with
+    nothing left gets `doc-` and a hash of the name, never a shared fallback id.
+    """
+    name = unicodedata.normalize("NFC", path.stem).lower()
+    name = _ID_SEPARATORS.sub("-", name)
+    name = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name)
+    name = re.sub(r"-{2,}", "-", name).strip("-._")
+    return name or f"doc-{content_hash(path.name)[:8]}"
+
+
+def kind_of(path: Path) -> str:
+    """The document kind recorded in the index: txt, md, html (later pdf, docx)."""
+    suffix = path.suffix.lower().lstrip(".")
+    return {"markdown": "md", "htm": "html"}.get(suffix, suffix)
 
 
 class _TextFromHTML(HTMLParser):
@@ -131,4 +153,5 @@ def read_document(path: Path) -> SourceDocument:
         source=path.name,
         text=document.text,
         content_hash=content_hash(document.text),
+        kind=kind_of(path),
     )
