@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -21,8 +20,8 @@ from typing import Protocol
 from ingest.chunk import count_tokens
 from ingest.embed import Matrix
 from ingest.errors import LLMError
+from ingest.index import SentenceSource
 from ingest.keyword import stems
-from ingest.sentences import SentenceIndex
 from rag import prompts
 from rag.types import Passage, Turn
 
@@ -128,30 +127,27 @@ class ExtractiveAnswerer:
 
     def __init__(
         self,
-        sentences: SentenceIndex,
+        sentences: SentenceSource,
         embed_query: Callable[[str], Matrix],
-        vocabulary: frozenset[str],
         refusal_threshold: float = REFUSAL_THRESHOLD,
         out_of_vocabulary_threshold: float = OUT_OF_VOCABULARY_THRESHOLD,
     ) -> None:
+        # Sentence rows of retrieved chunks, the indexed vocabulary and sentence counts, read
+        # live from the index (it follows documents other processes add).
         self._sentences = sentences
-        # Every stemmed word of the indexed text (the keyword index's vocabulary).
-        self._vocabulary = vocabulary
         self._out_of_vocabulary_threshold = out_of_vocabulary_threshold
         # The engine passes a cached embed_query, so the question is embedded once per ask.
         self._embed_query = embed_query
         self._refusal_threshold = refusal_threshold
-        self._rows_by_chunk: dict[str, list[int]] = {}
-        for row, chunk_id in enumerate(sentences.chunk_ids):
-            self._rows_by_chunk.setdefault(chunk_id, []).append(row)
-        # Sentence-level inverse document frequency, smoothed: log((N + 1) / (df + 1)) + 1.
-        frequency: Counter[str] = Counter()
-        distinct = {text for text in sentences.texts}
-        for text in distinct:
-            frequency.update(content_words(text))
-        total = len(distinct)
-        self._idf = {w: math.log((total + 1) / (n + 1)) + 1 for w, n in frequency.items()}
-        self._idf_unseen = math.log(total + 1) + 1
+
+    def _idf(self, words: set[str]) -> tuple[dict[str, float], float]:
+        """Sentence-level inverse document frequency over the distinct sentence texts of the
+        index, smoothed: log((N + 1) / (df + 1)) + 1; and its value for unseen words."""
+        total = self._sentences.sentence_count
+        idf = {
+            w: math.log((total + 1) / (self._sentences.sentence_frequency(w) + 1)) + 1 for w in words
+        }
+        return idf, math.log(total + 1) + 1
 
     def score_sentences(
         self, question: str, passages: Sequence[Passage], query_vector: Matrix
@@ -162,23 +158,22 @@ class ExtractiveAnswerer:
         wanted = [has for asks, has in ((_ASKS_DATE, _HAS_DATE), (_ASKS_NUMBER, _HAS_NUMBER)) if asks.search(question)]
         seen: set[tuple[int, int]] = set()
         scored: list[ScoredSentence] = []
+        idf, idf_unseen = self._idf(question_words)
+        rows_by_chunk = self._sentences.sentence_rows([p.chunk_id for p in passages])
         for index, passage in enumerate(passages):
             title_words = content_words(passage.section)
-            rows = self._rows_by_chunk.get(passage.chunk_id, [])
-            if not rows:
+            rows = rows_by_chunk.get(passage.chunk_id)
+            if rows is None:
                 continue
-            cosines = self._sentences.vectors[rows] @ query_vector
-            for row, cosine in zip(rows, cosines):
-                span = (int(self._sentences.starts[row]), int(self._sentences.ends[row]))
+            cosines = rows.vectors @ query_vector
+            for start, end, text, cosine in zip(rows.starts, rows.ends, rows.texts, cosines):
+                span = (int(start), int(end))
                 if span in seen:
                     continue
                 seen.add(span)
-                text = self._sentences.texts[row]
                 if text.strip() == passage.doc_title:
                     continue  # the document's title repeated in its text answers nothing
-                overlap = _overlap(
-                    question_words, content_words(text), title_words, self._idf, self._idf_unseen
-                )
+                overlap = _overlap(question_words, content_words(text), title_words, idf, idf_unseen)
                 score = COSINE_WEIGHT * float(cosine) + (1 - COSINE_WEIGHT) * overlap
                 if any(pattern.search(text) for pattern in wanted):
                     score += ANSWER_TYPE_BONUS
@@ -187,7 +182,7 @@ class ExtractiveAnswerer:
 
     def unknown_topic_words(self, question: str) -> set[str]:
         """The question's topic words (stemmed) that never occur in the indexed text."""
-        return content_words(question) - self._vocabulary - QUESTION_FRAME_WORDS
+        return content_words(question) - self._sentences.vocabulary - QUESTION_FRAME_WORDS
 
     def refusal_reason(
         self, question: str, passages: Sequence[Passage], scored: Sequence[ScoredSentence]

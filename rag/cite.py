@@ -13,14 +13,14 @@ passages the text refers to.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ingest.embed import Embedder
+from ingest.index import SentenceRows, SentenceSource
 from ingest.keyword import stems
-from ingest.sentences import SentenceIndex
 from rag.types import AnswerSentence, Passage
 
 # Support a sentence needs from its passage. `citeqa eval --calibrate` scores the QA set's
@@ -77,36 +77,37 @@ def strip_markers(sentence: str) -> str:
 class SupportScorer:
     """Scores how well a passage supports a sentence (see the module docstring)."""
 
-    def __init__(self, embedder: Embedder, sentences: SentenceIndex) -> None:
+    def __init__(self, embedder: Embedder, sentences: SentenceSource) -> None:
         self._embedder = embedder
         self._sentences = sentences
-        self._rows_by_chunk: dict[str, list[int]] = {}
-        self._row_of_text: dict[str, int] = {}
-        for row, chunk_id in enumerate(sentences.chunk_ids):
-            self._rows_by_chunk.setdefault(chunk_id, []).append(row)
-            self._row_of_text.setdefault(sentences.texts[row].strip(), row)
 
-    def claim_vectors(self, claims: Sequence[str]) -> np.ndarray:
-        """Vectors of the claims; a claim quoting a document sentence reuses its stored vector."""
-        rows = [self._row_of_text.get(c.strip()) for c in claims]
-        missing = [c for c, row in zip(claims, rows) if row is None]
+    def claim_vectors(
+        self, claims: Sequence[str], rows: Mapping[str, SentenceRows] | None = None
+    ) -> np.ndarray:
+        """Vectors of the claims; a claim quoting a sentence of `rows` (the passages' sentences)
+        reuses its stored vector, the others are embedded."""
+        stored: dict[str, np.ndarray] = {}
+        for sentence_rows in (rows or {}).values():
+            for text, vector in zip(sentence_rows.texts, sentence_rows.vectors):
+                stored.setdefault(text.strip(), vector)
+        found = [stored.get(c.strip()) for c in claims]
+        missing = [c for c, vector in zip(claims, found) if vector is None]
         fresh = iter(list(self._embedder.embed_documents(missing)) if missing else [])
-        return np.vstack(
-            [self._sentences.vectors[row] if row is not None else next(fresh) for row in rows]
-        )
+        return np.vstack([vector if vector is not None else next(fresh) for vector in found])
 
     def support_matrix(self, claims: Sequence[str], passages: Sequence[Passage]) -> np.ndarray:
         """support[i, j] of claim i by passage j."""
         if not claims or not passages:
             return np.zeros((len(claims), len(passages)))
-        vectors = self.claim_vectors(claims)
+        rows = self._sentences.sentence_rows([p.chunk_id for p in passages])
+        vectors = self.claim_vectors(claims, rows)
         claim_words = [set(stems(c)) for c in claims]
         matrix = np.zeros((len(claims), len(passages)))
         for j, passage in enumerate(passages):
-            rows = self._rows_by_chunk.get(passage.chunk_id, [])
+            passage_rows = rows.get(passage.chunk_id)
             cosine = (
-                (vectors @ self._sentences.vectors[rows].T).max(axis=1)
-                if rows
+                (vectors @ passage_rows.vectors.T).max(axis=1)
+                if passage_rows is not None
                 else vectors @ self._embedder.embed_query(passage.text)
             )
             passage_words = set(stems(passage.text))

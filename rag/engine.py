@@ -1,8 +1,10 @@
 """QAEngine: wires store, embedder, retriever and answerers; `ask()` is the product.
 
 One engine serves many questions (and threads: the page's queue calls it concurrently). It
-opens the index lazily, building it from the configured corpus on first use if it is empty,
-and keeps the derived caches (BM25, sentence vectors) in memory. Each ask:
+opens the index lazily (`ingest.index.open_index`: manifest, document records and the local
+keyword cache, never the corpus), building it from the configured corpus on first use only in
+a data folder that never held an index, and checks the store for other processes' changes
+before each question (every `refresh_s` seconds at most). Each ask:
   question → sanitise → standalone (follow-ups) → English (Chinese) → retrieve → draft
   (LLM if configured, else extractive; LLM failure → extractive + notice) → check citations.
 """
@@ -14,17 +16,17 @@ import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
-from ingest.chunk import Chunk, ChunkParams
+from ingest.chunk import ChunkParams
 from ingest.embed import Embedder, MiniLMEmbedder, set_offline_defaults
-from ingest.errors import IndexMismatchError, LLMError, QuestionError
-from ingest.keyword import KeywordIndex, stems
-from ingest.pipeline import build_index, ensure_derived
-from ingest.sentences import SentenceIndex
-from ingest.store import ChunkStore, Manifest, open_client
+from ingest.errors import IndexNotReadyError, LLMError, QuestionError
+from ingest.index import Index, has_held_index, open_index, open_store
+from ingest.keyword import stems
+from ingest.pipeline import ProgressLine, ingest_paths
+from ingest.store import ChromaStore
 from rag import prompts
 from rag.answer import REFUSAL_TEXT, Draft, ExtractiveAnswerer, OpenAIAnswerer
 from rag.cite import REFUSAL_PATTERN, SupportScorer, check_citations
@@ -45,17 +47,14 @@ _FOLLOW_UP_START = re.compile(
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|there)\b", re.IGNORECASE)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Loaded:
-    """What the engine keeps in memory once the index is open."""
+    """What the engine keeps once the index is open (the index follows the store itself)."""
 
-    store: ChunkStore
-    manifest: Manifest
-    chunks: dict[str, Chunk]
+    index: Index
     retriever: HybridRetriever
     extractive: ExtractiveAnswerer
     scorer: SupportScorer
-    documents: dict[str, str] = field(default_factory=dict)
 
 
 def sanitize_question(question: str) -> tuple[str, list[str]]:
@@ -149,53 +148,36 @@ class QAEngine:
     def chunk_params(self) -> ChunkParams:
         return ChunkParams(self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
 
-    def open_store(self) -> ChunkStore:
-        client = open_client(self.settings.data_dir, self.settings.chroma_url)
-        return ChunkStore(client, self.settings.collection)
+    def open_store(self) -> ChromaStore:
+        """The Chroma store the settings name (for writing tools; answering uses the index)."""
+        return open_store(self.settings)
 
     def _load(self) -> _Loaded:
-        if self._loaded is not None:
-            return self._loaded
-        with self._lock:
-            if self._loaded is None:
-                self._loaded = self._open_index()
-        return self._loaded
+        if self._loaded is None:
+            with self._lock:
+                if self._loaded is None:
+                    self._loaded = self._open_index()
+        loaded = self._loaded
+        # Cheap: reads the store's generation at most every refresh_s seconds.
+        loaded.index.refresh()
+        return loaded
 
     def _open_index(self) -> _Loaded:
-        store = self.open_store()
-        manifest = store.manifest()
-        if manifest is None or (not manifest.documents and manifest.state == "ready"):
+        try:
+            index = open_index(self.settings, self.embedder)
+        except IndexNotReadyError:
+            # Only a data folder that never held an index gets the bundled corpus: anywhere
+            # else an empty store means lost documents, which must not be papered over.
+            if has_held_index(self.settings.data_dir):
+                raise
             print("citeqa: no index yet; building it from the bundled corpus …", file=sys.stderr)
-            build_index(
-                self.settings.corpus,
-                store,
-                self.embedder,
-                self.chunk_params,
-                self.settings.data_dir,
-                show_progress=True,
-            )
-        manifest = store.ready_manifest()
-        if (manifest.embedding_model, manifest.dimensions) != (
-            self.embedder.model_id,
-            self.embedder.dimensions,
-        ):
-            raise IndexMismatchError(
-                f"the index was built with {manifest.embedding_model} "
-                f"({manifest.dimensions} dims) but the embedder is {self.embedder.model_id}: "
-                "run `citeqa ingest --rebuild`"
-            )
-        folder = ensure_derived(store, self.embedder, manifest, self.settings.data_dir)
-        chunks = {c.chunk_id: c for c in store.all_chunks()}
-        keyword = KeywordIndex.load(folder / "keyword")
-        sentences = SentenceIndex.load(folder / "sentences")
-        retriever = HybridRetriever(store, self.embedder, keyword, chunks)
+            ingest_paths(self.settings.corpus, self.settings, self.embedder, progress=ProgressLine())
+            index = open_index(self.settings, self.embedder)
         return _Loaded(
-            store=store,
-            manifest=manifest,
-            chunks=chunks,
-            retriever=retriever,
-            extractive=ExtractiveAnswerer(sentences, self._embed_query, keyword.vocabulary),
-            scorer=SupportScorer(self.embedder, sentences),
+            index=index,
+            retriever=HybridRetriever(index, self.embedder),
+            extractive=ExtractiveAnswerer(index, self._embed_query),
+            scorer=SupportScorer(self.embedder, index),
         )
 
     def warm_up(self) -> None:
@@ -204,13 +186,12 @@ class QAEngine:
 
     def document_text(self, doc_id: str) -> str | None:
         """The clean text of a document, for showing a cited passage in its context."""
-        loaded = self._load()
-        if doc_id not in loaded.documents:
-            text = loaded.store.document_text(doc_id)
-            if text is None:
-                return None
-            loaded.documents[doc_id] = text
-        return loaded.documents[doc_id]
+        return self._load().index.document_text(doc_id)
+
+    def document_window(self, doc_id: str, start: int, end: int) -> tuple[str, int] | None:
+        """The text around a span (±1,500 characters) and the offset it starts at; reads only
+        the stored text blocks it needs (None for an unknown document)."""
+        return self._load().index.document_window(doc_id, start, end)
 
     # --- questions ------------------------------------------------------------------------
     def answerer_name(self, mode: AnswerMode | None = None) -> str:
@@ -280,9 +261,15 @@ class QAEngine:
         return [[float(x) for x in row] for row in self._load().scorer.support_matrix(claims, passages)]
 
     def retrieve(
-        self, question: str, k: int | None = None, mode: RetrievalMode | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        mode: RetrievalMode | None = None,
+        *,
+        documents: Collection[str] | None = None,
     ) -> list[Passage]:
-        """The k best passages for a question (default top_k and retrieval mode from settings)."""
+        """The k best passages for a question (default top_k and retrieval mode from settings),
+        from all documents or only those whose ids are in `documents`."""
         cleaned, _ = sanitize_question(question)
         if is_chinese(cleaned):
             cleaned = translate_terms(cleaned) or cleaned
@@ -290,7 +277,7 @@ class QAEngine:
         k = k or self.settings.top_k
         mode = mode or self.settings.retrieval_mode
         vector = self._embed_query(cleaned) if mode != "keyword" else None
-        return loaded.retriever.retrieve(cleaned, k, mode, query_vector=vector)
+        return loaded.retriever.retrieve(cleaned, k, mode, query_vector=vector, documents=documents)
 
     def ask(
         self,

@@ -3,19 +3,18 @@
 Reciprocal rank fusion (Cormack et al. 2009, k=60) needs no score calibration between BM25's
 unbounded scores and cosines, which is why it is the default; the eval harness's ablation
 (`citeqa eval --mode keyword,dense,hybrid`) measures it against each side alone. Repeated
-paragraphs (chunks marked `duplicate_of`) are collapsed onto one passage.
+paragraphs (chunks marked `duplicate_of`) are collapsed onto one passage. Both rankings come
+from `ingest.index.Index` (dense: a Chroma query for ids; keyword: the local BM25 cache), and
+only the chunks that make the list are fetched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-import numpy as np
+from collections.abc import Collection
 
 from ingest.chunk import Chunk
 from ingest.embed import Embedder, Matrix
-from ingest.keyword import KeywordIndex
-from ingest.store import ChunkStore
+from ingest.index import Index
 from rag.types import Passage, RetrievalMode
 
 # The usual RRF constant: damps the head of each list so one ranker cannot dominate.
@@ -53,25 +52,19 @@ def to_passage(chunk: Chunk, score: float) -> Passage:
 class HybridRetriever:
     """Ranks stored chunks for a question by BM25, dense similarity, or both fused."""
 
-    def __init__(
-        self,
-        store: ChunkStore,
-        embedder: Embedder,
-        keyword: KeywordIndex,
-        chunks: Mapping[str, Chunk],
-    ) -> None:
-        self._store = store
+    def __init__(self, index: Index, embedder: Embedder) -> None:
+        self._index = index
         self._embedder = embedder
-        self._keyword = keyword
-        self._chunks = chunks
 
-    def dense_ranking(self, query_vector: Matrix, n: int) -> list[tuple[str, float]]:
-        return self._store.nearest(query_vector, n)
+    def dense_ranking(
+        self, query_vector: Matrix, n: int, documents: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        return self._index.nearest(query_vector, n, documents)
 
-    def keyword_ranking(self, question: str, n: int) -> list[tuple[str, float]]:
-        scores = self._keyword.scores(question)
-        order = np.argsort(-scores, kind="stable")[:n]
-        return [(self._keyword.chunk_ids[i], float(scores[i])) for i in order if scores[i] > 0]
+    def keyword_ranking(
+        self, question: str, n: int, documents: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        return self._index.keyword_top(question, n, documents)
 
     def retrieve(
         self,
@@ -79,18 +72,20 @@ class HybridRetriever:
         k: int,
         mode: RetrievalMode = "hybrid",
         query_vector: Matrix | None = None,
+        documents: Collection[str] | None = None,
     ) -> list[Passage]:
         """The k best passages for question, best first, repeats collapsed.
 
-        `query_vector` may be passed when the caller already embedded the question.
+        `query_vector` may be passed when the caller already embedded the question;
+        `documents` limits both rankings to these document ids (None: all).
         """
-        n = min(max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * k), len(self._chunks))
+        n = min(max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * k), self._index.chunk_count)
         rankings: list[list[tuple[str, float]]] = []
         if mode in ("hybrid", "dense"):
             vector = self._embedder.embed_query(question) if query_vector is None else query_vector
-            rankings.append(self.dense_ranking(vector, n))
+            rankings.append(self.dense_ranking(vector, n, documents))
         if mode in ("hybrid", "keyword"):
-            rankings.append(self.keyword_ranking(question, n))
+            rankings.append(self.keyword_ranking(question, n, documents))
         if len(rankings) == 1:
             ranked = rankings[0]
         else:
@@ -102,10 +97,11 @@ class HybridRetriever:
         return self._collapse(ranked, k)
 
     def _collapse(self, ranked: list[tuple[str, float]], k: int) -> list[Passage]:
+        chunks = self._index.chunks([chunk_id for chunk_id, _ in ranked])
         passages: list[Passage] = []
         seen: set[str] = set()
         for chunk_id, score in ranked:
-            chunk = self._chunks.get(chunk_id)
+            chunk = chunks.get(chunk_id)
             if chunk is None:
                 continue
             canonical = chunk.duplicate_of or chunk.chunk_id
