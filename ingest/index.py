@@ -221,9 +221,15 @@ class Index:
     """A read-only view of a stored index (see the module docstring); thread-safe."""
 
     def __init__(
-        self, store: ChromaStore, settings: IndexSettings, state: _State, notify: Notify
+        self,
+        store: ChromaStore,
+        settings: IndexSettings,
+        state: _State,
+        notify: Notify,
+        embedder: Embedder,
     ) -> None:
         self._store = store
+        self._embedder = embedder
         self._settings = settings
         self._state = state
         self._notify = notify
@@ -425,6 +431,7 @@ class Index:
             manifest = self._store.manifest()
             if manifest is None:
                 raise IndexNotReadyError(self._store.lost_message())
+            _check_embedder(manifest, self._embedder)  # rebuilt by another process?
             moved = (
                 manifest.generation != state.generation
                 or self._store.collection_id != state.collection_id
@@ -487,11 +494,16 @@ def open_index(
             f"there is no index {settings.collection!r} in {store.location.describe()} yet: "
             "run `citeqa ingest FILES`"
         )
+    _check_embedder(manifest, embedder)
+    state = _load_state(store, settings, manifest, store.documents(), notify)
+    mark_index_held(settings.data_dir, store)
+    return Index(store, settings, state, notify, embedder)
+
+
+def _check_embedder(manifest: Manifest, embedder: Embedder) -> None:
+    """Questions are embedded by `embedder`: the stored vectors must come from the same model."""
     if (manifest.embedding_model, manifest.dimensions) != (embedder.model_id, embedder.dimensions):
         raise IndexMismatchError(
             f"the index was built with {manifest.embedding_model} ({manifest.dimensions} dims) "
             f"but the embedder is {embedder.model_id}: run `citeqa ingest --rebuild FILES`"
         )
-    state = _load_state(store, settings, manifest, store.documents(), notify)
-    mark_index_held(settings.data_dir, store)
-    return Index(store, settings, state, notify)
