@@ -281,7 +281,14 @@ def iter_document_chunks(
     # Paragraphs taking part in a repeat get chunks of their own, so the repeat is one chunk.
     isolated = set(duplicates) | set(duplicates.values())
     chunk_at_paragraph: dict[int, str] = {}
+    # A document can repeat a section heading (a text pasted twice, appendices numbered
+    # alike): later sections with the same slug get "~2", "~3", so chunk ids stay unique.
+    slugs: dict[str, int] = {}
     for section in sections:
+        slug = _slug(section)
+        slugs[slug] = slugs.get(slug, 0) + 1
+        if slugs[slug] > 1:
+            slug = f"{slug}~{slugs[slug]}"
         groups: list[tuple[int | None, list[_Span]]] = []
         for paragraph in _paragraphs(text, section.body_start, section.end):
             units = [
@@ -302,7 +309,7 @@ def iter_document_chunks(
                 start, end = window[0].start, window[-1].end
                 body = text[start:end]
                 digest = content_hash(body)
-                chunk_id = chunk_id_for(doc_id, version, _slug(section), ordinal, digest)
+                chunk_id = chunk_id_for(doc_id, version, slug, ordinal, digest)
                 duplicate_of = None
                 if paragraph_start is not None:
                     if paragraph_start in duplicates:

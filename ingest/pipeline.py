@@ -388,6 +388,8 @@ def _write_document(
         ids += [c.chunk_id for c in batch]
         run.emit("chunk", len(ids), 0, doc_id)
         sentences += _write_batch(store, batch, version, settings.sentence_vectors, embedder, run)  # (b)
+    if len(set(ids)) != len(ids):  # a second chunk under one id would silently replace the first
+        raise RuntimeError(f"chunking {doc_id} produced repeated chunk ids; this is a bug")
     with run.timed("write"):
         blocks = store.write_text_blocks(doc_id, version, document.text)
     run.emit("write", len(ids), len(ids), doc_id)

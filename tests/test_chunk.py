@@ -63,6 +63,15 @@ def test_chunk_ids_are_unique_and_name_version_section_ordinal_and_hash() -> Non
     assert {version_of_chunk_id(i) for i in ids} == {("nids", VERSION[:8])}
 
 
+def test_chunk_ids_stay_unique_when_a_document_repeats_its_sections() -> None:
+    twice = DOC.text + "\n" + DOC.text
+    sections = parse_sections(twice, DOC.title)
+    chunks = chunk_document(twice, sections, "twice", DOC.title, ChunkParams(), version=VERSION)
+    ids = [c.chunk_id for c in chunks]
+    assert len(ids) == len(set(ids))
+    assert any(":IV.8~2:000:" in i for i in ids)
+
+
 def test_the_repeated_paragraphs_of_iv_3_are_marked_duplicates_of_their_first_copy() -> None:
     chunks = chunk_document(DOC.text, SECTIONS, "doc", DOC.title, ChunkParams(), version=VERSION)
     by_id = {c.chunk_id: c for c in chunks}
