@@ -49,6 +49,7 @@ LRU_CHUNKS = 4096
 WINDOW_CHARS = 1500
 # Extra dense candidates asked for so that n survive dropping stale versions' chunks.
 _DENSE_SLACK = 8
+_FORCED_REFRESH_S = 1.0
 
 Notify = Callable[[str], None]
 V = TypeVar("V")
@@ -412,7 +413,7 @@ class Index:
         """Catch up with changes other processes committed; returns whether anything changed.
 
         Reads the manifest's generation at most every `refresh_s` seconds (0: every call), or
-        now when `force` (at most once per refresh_s); when it moved (or the index was
+        now when `force` (at most once a second); when it moved (or the index was
         rebuilt), re-reads the document records and brings the keyword cache up to date.
         Raises IndexNotReadyError if the index is gone or empty, IndexMismatchError if it was
         rebuilt with another embedding model.
@@ -420,7 +421,9 @@ class Index:
         now = time.monotonic()
         interval = self._settings.refresh_s
         if force:
-            if now - self._forced_at < interval:
+            # Forced by a stale-looking dense hit; garbage of a killed ingest looks the same
+            # until the next ingest removes it, so at most one forced check a second.
+            if now - self._forced_at < min(interval, _FORCED_REFRESH_S):
                 return False
             self._forced_at = now
         elif now - self._checked_at < interval:
