@@ -179,13 +179,17 @@ class KeywordIndex:
         if documents is not None:
             wanted = [i for i, d in enumerate(self.doc_ids) if d in documents]
             scores = np.where(np.isin(self.chunk_docs, wanted), scores, 0.0).astype(np.float32)
-        positive = int(np.count_nonzero(scores > 0))
-        n = min(n, positive)
+        # Only chunks sharing a query stem score above 0: select among those (np.partition
+        # over a mostly-zero array is slow: many ties).
+        positive = np.flatnonzero(scores > 0)
+        n = min(n, len(positive))
         if n == 0:
             return []
-        kth = float(np.partition(scores, len(scores) - n)[len(scores) - n])
-        above = np.flatnonzero(scores > kth)
-        ties = np.flatnonzero(scores == kth)[: n - len(above)]
-        chosen = np.concatenate([above, ties])
+        values = scores[positive]
+        chosen = positive
+        if n < len(values):
+            kth = values[np.argpartition(values, len(values) - n)[len(values) - n]]
+            above = positive[values > kth]
+            chosen = np.concatenate([above, positive[values == kth][: n - len(above)]])
         order = chosen[np.lexsort((chosen, -scores[chosen]))]
         return [(self.chunk_ids[i], float(scores[i])) for i in order]
