@@ -2,10 +2,12 @@
 
 Under data_dir/cache/:
     keyword-<fingerprint>/   the BM25 index (ingest.keyword), chunk-id order, each chunk's
-                             document number, term statistics, and manifest.json (fingerprint,
-                             digests of the chunk ids indexed, size and SHA-256 of every file)
-    tokens/<doc>-<version>.json  one document version's BM25 tokens and sentence stems, so a
-                             rebuild after adding one document fetches and tokenises only it
+                             document number, term statistics, each chunk's section (the
+                             documents' outlines), and manifest.json (fingerprint, digests of
+                             the chunk ids indexed, size and SHA-256 of every file)
+    tokens/<doc>-<version>.json  one document version's BM25 tokens, sections, sentence stems
+                             and word counts, so a rebuild after adding one document fetches
+                             and tokenises only it
 The fingerprint hashes the store manifest's build parameters and the live (doc_id, version)
 pairs, so a cache never outlives the index state it was built for. Every load verifies the
 folder against its manifest.json; anything stale, damaged or missing (a file where a folder
@@ -22,20 +24,29 @@ import json
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ingest.chunk import Chunk, content_hash, split_sentences
-from ingest.keyword import KeywordIndex, TermStatistics, keyword_text, stems, tokenize
+from ingest.keyword import (
+    SURFACE_WORD,
+    KeywordIndex,
+    TermStatistics,
+    keyword_text,
+    stems,
+    tokenize,
+)
 from ingest.store import DocumentRecord, Manifest, ids_digest
 
 # Bump when anything cached is built differently: every old cache then has another fingerprint.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 CACHE_DIR = "cache"
 _MANIFEST = "manifest.json"
 _TERMS = "terms.json"
+_STRUCTURE = "structure.json"
 _TEMP_PREFIX = ".tmp-keyword-"
 
 Notify = Callable[[str], None]
@@ -46,21 +57,41 @@ BuildProgress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
+class StoredSection:
+    """One section of a stored document, as its chunks record it: `start` is where its first
+    chunk starts; `number` is "" for a part's introduction (or a Notice/Preamble)."""
+
+    doc_id: str
+    part: str
+    part_title: str
+    number: str
+    title: str
+    path: str
+    start: int
+
+
+@dataclass(frozen=True)
 class KeywordState:
-    """A verified keyword cache, loaded: what `ingest.index.Index` ranks and counts with."""
+    """A verified keyword cache, loaded: what `ingest.index.Index` ranks and counts with.
+    `sections[i]` is a section and `chunk_sections[j]` the section of keyword chunk j."""
 
     keyword: KeywordIndex
     terms: TermStatistics
+    sections: list[StoredSection]
+    chunk_sections: list[int]
     fingerprint: str
 
 
 @dataclass(frozen=True)
 class _DocumentTokens:
-    """One document version, tokenised: (chunk id, start, BM25 tokens) per chunk and
-    (text hash, stems) per distinct sentence text."""
+    """One document version, tokenised: (chunk id, start, BM25 tokens, section number) per
+    chunk, its sections (part, part title, number, title, path, start), (text hash, stems)
+    per distinct sentence text, and its lower-case word counts."""
 
-    chunks: list[tuple[str, int, list[str]]]
+    chunks: list[tuple[str, int, list[str], int]]
+    sections: list[tuple[str, str, str, str, str, int]]
     sentences: list[tuple[str, list[str]]]
+    words: dict[str, int]
 
 
 def fingerprint(manifest: Manifest, documents: Mapping[str, DocumentRecord]) -> str:
@@ -199,7 +230,16 @@ def _load_verified(folder: Path, key: str) -> KeywordState:
             sentence_frequency=dict(raw_terms["sentence_frequency"]),
             vocabulary=keyword.vocabulary,
             chunks=len(keyword.chunk_ids),
+            chunk_frequency=dict(raw_terms["chunk_frequency"]),
+            word_counts=dict(raw_terms["word_counts"]),
         )
+        structure = json.loads((folder / _STRUCTURE).read_text(encoding="utf-8"))
+        sections = [StoredSection(*row) for row in structure["sections"]]
+        chunk_sections = [int(i) for i in structure["chunk_sections"]]
+        if len(chunk_sections) != len(keyword.chunk_ids) or any(
+            not 0 <= i < len(sections) for i in chunk_sections
+        ):
+            raise ValueError("sections do not fit the chunks")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise _Damaged(f"cannot be read ({type(error).__name__})") from None
     if recorded["chunks"] != len(keyword.chunk_ids):
@@ -209,7 +249,7 @@ def _load_verified(folder: Path, key: str) -> KeywordState:
         by_document[keyword.doc_ids[number]].append(chunk_id)
     if {d: ids_digest(ids) for d, ids in by_document.items()} != documents:
         raise _Damaged("its chunk ids differ from the ones it was built from")
-    return KeywordState(keyword=keyword, terms=terms, fingerprint=key)
+    return KeywordState(keyword, terms, sections, chunk_sections, key)
 
 
 def _token_file(root: Path, doc_id: str, version: str) -> Path:
@@ -229,15 +269,24 @@ def _read_tokens(path: Path, doc_id: str, version: str) -> _DocumentTokens | Non
         ):
             return None
         return _DocumentTokens(
-            chunks=[(str(i), int(s), list(t)) for i, s, t in payload["chunks"]],
+            chunks=[(str(i), int(s), list(t), int(n)) for i, s, t, n in payload["chunks"]],
+            sections=[(str(a), str(b), str(c), str(d), str(e), int(f)) for a, b, c, d, e, f in payload["sections"]],
             sentences=[(str(h), list(w)) for h, w in payload["sentences"]],
+            words={str(w): int(n) for w, n in payload["words"].items()},
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def _write_tokens(path: Path, doc_id: str, version: str, tokens: _DocumentTokens) -> None:
-    payload = {"doc_id": doc_id, "version": version, "chunks": tokens.chunks, "sentences": tokens.sentences}
+    payload = {
+        "doc_id": doc_id,
+        "version": version,
+        "chunks": tokens.chunks,
+        "sections": tokens.sections,
+        "sentences": tokens.sentences,
+        "words": tokens.words,
+    }
     temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     temp.write_text(
         json.dumps({"payload": payload, "checksum": content_hash(json.dumps(payload, sort_keys=True))}),
@@ -247,16 +296,28 @@ def _write_tokens(path: Path, doc_id: str, version: str, tokens: _DocumentTokens
 
 
 def _tokenise(pages: Iterable[Sequence[Chunk]]) -> _DocumentTokens:
-    chunks: list[tuple[str, int, list[str]]] = []
+    chunks = sorted((c for page in pages for c in page), key=lambda c: (c.start, c.chunk_id))
+    sections: list[tuple[str, str, str, str, str, int]] = []
+    section_of_path: dict[str, int] = {}
     sentences: dict[str, list[str]] = {}
-    for page in pages:
-        for chunk in page:
-            chunks.append((chunk.chunk_id, chunk.start, tokenize([keyword_text(chunk)])[0]))
-            for start, end in split_sentences(chunk.text):
-                text = chunk.text[start:end]
-                sentences.setdefault(content_hash(text), sorted(set(stems(text))))
-    chunks.sort(key=lambda c: (c[1], c[0]))
-    return _DocumentTokens(chunks=chunks, sentences=sorted(sentences.items()))
+    words: Counter[str] = Counter()
+    rows: list[tuple[str, int, list[str], int]] = []
+    for chunk in chunks:
+        if chunk.section_path not in section_of_path:
+            section_of_path[chunk.section_path] = len(sections)
+            sections.append(
+                (chunk.part, chunk.part_title, chunk.section_number, chunk.section_title,
+                 chunk.section_path, chunk.start)
+            )
+        tokens = tokenize([keyword_text(chunk)])[0]
+        rows.append((chunk.chunk_id, chunk.start, tokens, section_of_path[chunk.section_path]))
+        words.update(SURFACE_WORD.findall(chunk.text.lower()))
+        for start, end in split_sentences(chunk.text):
+            text = chunk.text[start:end]
+            sentences.setdefault(content_hash(text), sorted(set(stems(text))))
+    return _DocumentTokens(
+        chunks=rows, sections=sections, sentences=sorted(sentences.items()), words=dict(words)
+    )
 
 
 def _build(
@@ -273,6 +334,10 @@ def _build(
     chunk_docs: list[int] = []
     doc_ids = sorted(documents)
     sentence_frequency: dict[str, int] = {}
+    chunk_frequency: Counter[str] = Counter()
+    word_counts: Counter[str] = Counter()
+    sections: list[StoredSection] = []
+    chunk_sections: list[int] = []
     seen_sentences: set[str] = set()
     indexed: dict[str, str] = {}
     for number, doc_id in enumerate(doc_ids):
@@ -289,10 +354,15 @@ def _build(
                     f"document {doc_id}: the store holds {len(ids)} of its {record.chunks} "
                     "chunks; run `citeqa ingest` on its file to repair it"
                 )
-        for chunk_id, _, words in document.chunks:
+        first_section = len(sections)
+        sections += [StoredSection(doc_id, *section) for section in document.sections]
+        for chunk_id, _, words, section in document.chunks:
             chunk_ids.append(chunk_id)
             tokens.append(words)
             chunk_docs.append(number)
+            chunk_sections.append(first_section + section)
+            chunk_frequency.update(set(words))
+        word_counts.update(document.words)
         for text_hash, words in document.sentences:
             if text_hash not in seen_sentences:
                 seen_sentences.add(text_hash)
@@ -307,12 +377,32 @@ def _build(
         sentence_frequency=sentence_frequency,
         vocabulary=keyword.vocabulary,
         chunks=len(chunk_ids),
+        chunk_frequency=dict(chunk_frequency),
+        word_counts=dict(word_counts),
     )
     temp = root / f"{_TEMP_PREFIX}{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     temp.mkdir()
     names = keyword.save(temp)
     (temp / _TERMS).write_text(
-        json.dumps({"sentences": terms.sentences, "sentence_frequency": sentence_frequency}),
+        json.dumps(
+            {
+                "sentences": terms.sentences,
+                "sentence_frequency": sentence_frequency,
+                "chunk_frequency": terms.chunk_frequency,
+                "word_counts": terms.word_counts,
+            }
+        ),
+        encoding="utf-8",
+    )
+    (temp / _STRUCTURE).write_text(
+        json.dumps(
+            {
+                "sections": [
+                    [s.doc_id, s.part, s.part_title, s.number, s.title, s.path, s.start] for s in sections
+                ],
+                "chunk_sections": chunk_sections,
+            }
+        ),
         encoding="utf-8",
     )
     manifest = {
@@ -321,7 +411,7 @@ def _build(
         "documents": indexed,
         "chunks_digest": content_hash(json.dumps(indexed, sort_keys=True)),
         "chunks": len(chunk_ids),
-        "files": _describe_files(temp, [*names, _TERMS]),
+        "files": _describe_files(temp, [*names, _TERMS, _STRUCTURE]),
     }
     (temp / _MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     try:
@@ -335,7 +425,7 @@ def _build(
         else:
             _remove(temp)
             return state
-    return KeywordState(keyword=keyword, terms=terms, fingerprint=key)
+    return KeywordState(keyword, terms, sections, chunk_sections, key)
 
 
 def _remove_stale(root: Path, current: Path, documents: Mapping[str, DocumentRecord]) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest import cache
+from ingest.cache import StoredSection
 from ingest.chunk import Chunk, ChunkParams, version_of_chunk_id
 from ingest.embed import SENTENCE_VECTOR_METHOD_IDS, Embedder, Matrix, SentenceVectors
 from ingest.errors import IndexMismatchError, IndexNotReadyError
@@ -50,6 +51,9 @@ WINDOW_CHARS = 1500
 # Extra dense candidates asked for so that n survive dropping stale versions' chunks.
 _DENSE_SLACK = 8
 _FORCED_REFRESH_S = 1.0
+# Sentence hits asked for per wanted chunk: a chunk has ~4 sentences, and its best one is
+# what counts, so several hits of one chunk are common near the top.
+_SENTENCES_PER_CHUNK = 4
 
 Notify = Callable[[str], None]
 V = TypeVar("V")
@@ -192,6 +196,8 @@ class _State:
     documents: dict[str, DocumentRecord]
     keyword: KeywordIndex
     terms: TermStatistics
+    outlines: dict[str, list[StoredSection]]
+    section_chunks: dict[tuple[str, str], list[str]]
 
 
 class _LRU(Generic[V]):
@@ -278,6 +284,22 @@ class Index:
         """Distinct sentence texts of the index."""
         return self._state.terms.sentences
 
+    def chunk_frequency(self, stem: str) -> int:
+        """Chunks whose BM25 stems (section path and text) include `stem`."""
+        return int(self._state.terms.chunk_frequency.get(stem, 0))
+
+    def word_frequency(self, word: str) -> int:
+        """How often the lower-case word occurs in the chunk texts (0: the corpus never uses it)."""
+        return int(self._state.terms.word_counts.get(word, 0))
+
+    def outline(self, doc_id: str) -> list[StoredSection]:
+        """The sections of a document in document order, as its chunks record them."""
+        return self._state.outlines.get(doc_id, [])
+
+    def section_chunk_ids(self, doc_id: str, path: str) -> list[str]:
+        """The ids of a section's chunks in document order (fetch them with `chunks`)."""
+        return self._state.section_chunks.get((doc_id, path), [])
+
     # --- ranking --------------------------------------------------------------------------
     def nearest(
         self, vector: Matrix, n: int, documents: Collection[str] | None = None
@@ -310,6 +332,40 @@ class Index:
                     continue
             if len(live) >= n or len(raw) < asked:
                 return live[:n]
+            want *= 2
+
+    def nearest_sentences(
+        self, vector: Matrix, n: int, documents: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The n live chunks whose best sentence is nearest to `vector`, with that sentence's
+        cosine, best first (a paraphrased question often matches one sentence of a chunk far
+        better than the chunk's mean vector). Stale versions are dropped and unknown ones force
+        a refresh, as in `nearest`."""
+        refreshed = False
+        want = n * _SENTENCES_PER_CHUNK
+        while True:
+            state = self._state
+            selected = None if documents is None else [d for d in documents if d in state.documents]
+            if n <= 0 or selected == []:
+                return []
+            asked = want + _DENSE_SLACK
+            raw = self._store.nearest_sentences(vector, asked, selected)
+            best: dict[str, float] = {}
+            unknown = False
+            for sentence_id, similarity in raw:
+                chunk_id = sentence_id.rpartition("#")[0]
+                doc_id, version = version_of_chunk_id(chunk_id)
+                record = state.documents.get(doc_id)
+                if record is None or record.version[:8] != version:
+                    unknown = True
+                elif chunk_id not in best:
+                    best[chunk_id] = similarity
+            if unknown and not refreshed:
+                refreshed = True
+                if self.refresh(force=True):
+                    continue
+            if len(best) >= n or len(raw) < asked:
+                return list(best.items())[:n]
             want *= 2
 
     def keyword_top(
@@ -467,6 +523,13 @@ def _load_state(
         return store.iter_chunks(doc_id, version)
 
     keyword = cache.load_or_build(settings.data_dir, manifest, documents, source, notify)
+    outlines: dict[str, list[StoredSection]] = {}
+    for section in keyword.sections:
+        outlines.setdefault(section.doc_id, []).append(section)
+    section_chunks: dict[tuple[str, str], list[str]] = {}
+    for chunk_id, number in zip(keyword.keyword.chunk_ids, keyword.chunk_sections):
+        section = keyword.sections[number]
+        section_chunks.setdefault((section.doc_id, section.path), []).append(chunk_id)
     return _State(
         generation=manifest.generation,
         collection_id=store.collection_id,
@@ -474,6 +537,8 @@ def _load_state(
         documents=documents,
         keyword=keyword.keyword,
         terms=keyword.terms,
+        outlines={d: sorted(o, key=lambda s: s.start) for d, o in outlines.items()},
+        section_chunks=section_chunks,
     )
 
 

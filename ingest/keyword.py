@@ -27,6 +27,8 @@ _DOC_IDS = "doc_ids.json"
 _CHUNK_DOCS = "chunk_docs.npy"
 
 
+# Lower-case words as written, counted for spelling checks against the corpus.
+SURFACE_WORD = re.compile(r"[a-z]+")
 # bm25s's default token pattern: words of two or more letters or digits.
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
@@ -90,6 +92,10 @@ class TermStatistics:
     sentence_frequency: Mapping[str, int]
     vocabulary: frozenset[str]
     chunks: int
+    # Chunks whose BM25 stems (section path + text) include the stem.
+    chunk_frequency: Mapping[str, int]
+    # How often each lower-case word ([a-z]+) occurs in the chunk texts (for spelling checks).
+    word_counts: Mapping[str, int]
 
 
 class KeywordIndex:

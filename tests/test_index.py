@@ -59,7 +59,7 @@ def rankings(settings: IndexConfig, embedder: MiniLMEmbedder, notices: list[str]
 
 
 CACHE_FILES = [
-    "manifest.json", "chunk_ids.json", "doc_ids.json", "chunk_docs.npy", "terms.json",
+    "manifest.json", "chunk_ids.json", "doc_ids.json", "chunk_docs.npy", "terms.json", "structure.json",
     "vocab.index.json", "params.index.json", "data.csc.index.npy", "indices.csc.index.npy",
     "indptr.csc.index.npy",
 ]
@@ -92,7 +92,11 @@ def shuffle(path: Path) -> None:
     if isinstance(content, list) and len(content) > 1:
         path.write_text(json.dumps(content[1:] + content[:1]))
     elif isinstance(content, list | dict):
-        changed = {k: v + 1 if isinstance(v, int) else v for k, v in content.items()} if isinstance(content, dict) else content + ["extra"]
+        changed = (
+            {k: v + 1 if isinstance(v, int) else v[::-1] if isinstance(v, list) else v for k, v in content.items()}
+            if isinstance(content, dict)
+            else content + ["extra"]
+        )
         path.write_text(json.dumps(changed))
     else:
         garble(path)
@@ -202,6 +206,48 @@ def test_sentence_rows_and_document_windows_are_slices_of_the_document(
         shown, offset = window
         assert shown == text[max(0, chunk.start - 1500) : chunk.end + 1500] and offset == max(0, chunk.start - 1500)
     assert index.document_window("no-such-document", 0, 10) is None
+
+
+def test_nearest_sentences_ranks_live_chunks_by_their_best_sentence(
+    built: IndexConfig, embedder: MiniLMEmbedder
+) -> None:
+    index = open_index(built, embedder)
+    chunk_ids = [c.chunk_id for c in index.iter_chunks()]
+    rows = index.sentence_rows(chunk_ids)
+    for question in ("How will the gap between town and country be narrowed?", "Who issued the notice?"):
+        vector = embedder.embed_query(question)
+        oracle = sorted(
+            ((chunk_id, float((r.vectors @ vector).max())) for chunk_id, r in rows.items()),
+            key=lambda item: -item[1],
+        )[:5]
+        found = index.nearest_sentences(vector, 5)
+        assert [i for i, _ in found] == [i for i, _ in oracle]
+        assert np.allclose([s for _, s in found], [s for _, s in oracle], atol=1e-4)
+    assert index.nearest_sentences(vector, 5, documents={"no-such-document"}) == []
+
+
+def test_outline_sections_and_word_counts_come_from_the_cache(
+    built: IndexConfig, embedder: MiniLMEmbedder
+) -> None:
+    index = open_index(built, embedder)
+    [doc_id] = index.documents
+    chunks = list(index.iter_chunks())
+    paths = list(dict.fromkeys(c.section_path for c in chunks))
+    outline = index.outline(doc_id)
+    assert [s.path for s in outline] == paths and len(outline) == 34
+    assert outline[0].start == chunks[0].start
+    for section in outline:
+        assert index.section_chunk_ids(doc_id, section.path) == [
+            c.chunk_id for c in chunks if c.section_path == section.path
+        ]
+    from ingest.keyword import SURFACE_WORD, keyword_text, tokenize
+
+    assert index.word_frequency("informatization") == sum(
+        SURFACE_WORD.findall(c.text.lower()).count("informatization") for c in chunks
+    )
+    assert index.word_frequency("stratgey") == 0
+    stem = tokenize(["security"])[0][0]
+    assert index.chunk_frequency(stem) == sum(stem in tokenize([keyword_text(c)])[0] for c in chunks)
 
 
 def test_refresh_follows_documents_added_and_deleted_by_another_writer(
