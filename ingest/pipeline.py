@@ -16,7 +16,7 @@ by deleting records of versions no document record names and updating the local 
 Every input file is read and checked before the store is touched, so a bad file costs nothing.
 Memory: a document's clean text is held while it is written, its chunks are produced lazily
 and vectors exist for one batch at a time. Measured peak RSS of a whole ingest (bench/ingest.py,
-embedded Chroma): ~750 MB for a 0.5 MB text, ~825 MB for 2 MB. About 700 MB is fixed (model,
+embedded Chroma): ~750 MB for a 0.5 MB text, 790-825 MB for 2 MB. About 700 MB is fixed (model,
 onnxruntime's arena for batches of 16, Chroma); the rest, ~28 KB per chunk stored, is the
 embedded Chroma's in-process vector index and the keyword cache build over the whole index,
 which a Chroma server (and a smaller index) does not put on the ingesting process.
