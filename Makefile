@@ -37,3 +37,4 @@ browser:
 
 bench: $(BIN)/citeqa
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/ingest.py

@@ -51,7 +51,18 @@ def p95(values: Sequence[float]) -> float:
 
 
 def rss_mb() -> float:
-    """Peak resident set size of this process, in MB."""
+    """Peak resident set size of this process, in MB.
+
+    VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over an exec from the parent
+    that forked, so a child started by a 900 MB bench reported 900 MB whatever it used.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -77,10 +77,13 @@ def main() -> None:
             f"e=QAEngine(load_settings(data_dir={folder!r})); "
             "a=e.ask('What share of GDP did the information industry reach in 2005?'); "
             "print(round((time.perf_counter()-t)*1000)); "
-            "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss//1024)"
+            "from bench.common import rss_mb; print(round(rss_mb()))"
         )
         started = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", env_code], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", env_code], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
         cold_wall = (time.perf_counter() - started) * 1000
         in_process_ms, cold_rss = out.stdout.split()
 

@@ -323,9 +323,39 @@ def chunk_document(
     doc_title: str,
     params: ChunkParams,
     page_starts: Sequence[int] = (),
+    *,
+    version: str,
 ) -> list[Chunk]:
-    """Cut every section of a clean document into chunks (see the module docstring).
+    """Every chunk of a clean document, as a list (see `iter_document_chunks`)."""
+    return list(iter_document_chunks(text, sections, doc_id, doc_title, params, page_starts, version=version))
 
+
+def chunk_id_for(doc_id: str, version: str, section_slug: str, ordinal: int, digest: str) -> str:
+    """`doc@version8:section:ordinal:hash8`: the id names the document version it belongs to,
+    so a reader holding only ids (a dense query's answer) can tell live chunks from stale ones."""
+    return f"{doc_id}@{version[:8]}:{section_slug}:{ordinal:03d}:{digest[:8]}"
+
+
+def version_of_chunk_id(chunk_id: str) -> tuple[str, str]:
+    """(doc_id, version prefix) of a chunk id made by `chunk_id_for` (doc ids hold no '@')."""
+    doc_id, _, rest = chunk_id.partition("@")
+    return doc_id, rest[:8]
+
+
+def iter_document_chunks(
+    text: str,
+    sections: list[Section],
+    doc_id: str,
+    doc_title: str,
+    params: ChunkParams,
+    page_starts: Sequence[int] = (),
+    *,
+    version: str,
+) -> Iterator[Chunk]:
+    """Cut every section of a clean document into chunks, in document order (see the module
+    docstring). A generator, so a large document is embedded and written batch by batch.
+
+    `version` is the document's clean-text content hash; it goes into every chunk id.
     `page_starts` (offsets where pages 1, 2, … begin) sets each chunk's `page`; empty for
     formats without pages.
 
@@ -336,9 +366,15 @@ def chunk_document(
     duplicates = find_duplicate_paragraphs(text, sections)
     # Paragraphs taking part in a repeat get chunks of their own, so the repeat is one chunk.
     isolated = set(duplicates) | set(duplicates.values())
-    chunks: list[Chunk] = []
     chunk_at_paragraph: dict[int, str] = {}
+    # A document can repeat a section heading (a text pasted twice, appendices numbered
+    # alike): later sections with the same slug get "~2", "~3", so chunk ids stay unique.
+    slugs: dict[str, int] = {}
     for section in sections:
+        slug = _slug(section)
+        slugs[slug] = slugs.get(slug, 0) + 1
+        if slugs[slug] > 1:
+            slug = f"{slug}~{slugs[slug]}"
         groups: list[tuple[int | None, list[_Span]]] = []
         # From the heading on: a heading is document text a reader quotes and asks with, and
         # the passage it opens reads better with it ("(2) E-commerce action plans …").
@@ -361,37 +397,32 @@ def chunk_document(
                 start, end = window[0].start, window[-1].end
                 body = text[start:end]
                 digest = content_hash(body)
-                chunk_id = f"{doc_id}:{_slug(section)}:{ordinal:03d}:{digest[:8]}"
+                chunk_id = chunk_id_for(doc_id, version, slug, ordinal, digest)
                 duplicate_of = None
                 if paragraph_start is not None:
                     if paragraph_start in duplicates:
                         duplicate_of = chunk_at_paragraph.get(duplicates[paragraph_start])
                     else:
                         chunk_at_paragraph.setdefault(paragraph_start, chunk_id)
-                chunks.append(
-                    Chunk(
-                        chunk_id=chunk_id,
-                        doc_id=doc_id,
-                        doc_title=doc_title,
-                        part=section.part,
-                        part_title=section.part_title,
-                        section_number=section.number,
-                        section_title=section.title,
-                        section_path=section.path,
-                        ordinal=ordinal,
-                        text=body,
-                        start=start,
-                        end=end,
-                        n_tokens=count_tokens(body),
-                        content_hash=digest,
-                        duplicate_of=duplicate_of,
-                        page=(
-                            max(1, bisect.bisect_right(page_starts, start)) if page_starts else None
-                        ),
-                    )
+                yield Chunk(
+                    chunk_id=chunk_id,
+                    doc_id=doc_id,
+                    doc_title=doc_title,
+                    part=section.part,
+                    part_title=section.part_title,
+                    section_number=section.number,
+                    section_title=section.title,
+                    section_path=section.path,
+                    ordinal=ordinal,
+                    text=body,
+                    start=start,
+                    end=end,
+                    n_tokens=count_tokens(body),
+                    content_hash=digest,
+                    duplicate_of=duplicate_of,
+                    page=(max(1, bisect.bisect_right(page_starts, start)) if page_starts else None),
                 )
                 ordinal += 1
-    return chunks
 
 
 def _pack(text: str, units: list[_Span], params: ChunkParams) -> Iterator[list[_Span]]:

@@ -20,6 +20,9 @@ _TAIL_MARKERS = re.compile(
 )
 _HEADER_NOISE = re.compile(r"^\s*(Posted on( Updated on)?|Posted by\b.*)\s*$", re.IGNORECASE)
 _TAIL_FRACTION = 2 / 3
+# Titles and headings are labels: a one-line file's "first line" can be megabytes long, and a
+# title is stored once per document (and a heading once per chunk), so both are capped.
+TITLE_MAX_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ def clean_text(raw: str) -> CleanDocument:
 
     Normalises line ends and no-break spaces, strips trailing spaces, drops blog header lines and everything from
     the first blog tail marker on (comments, "Leave a Reply", login furniture), and squeezes
-    runs of blank lines to one. The title is the first non-empty line.
+    runs of blank lines to one. The title is the first non-empty line, capped by `cap_title`.
     """
     # A no-break space becomes a space (same length): web copies scatter them inside words'
     # gaps, where they would break title matching and quoting.
@@ -55,5 +58,18 @@ def clean_text(raw: str) -> CleanDocument:
             continue
         kept.append(line)
     cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip() + "\n"
-    title = next((line.strip() for line in kept if line.strip()), "")
+    title = cap_title(next((line.strip() for line in kept if line.strip()), ""))
     return CleanDocument(text=cleaned, title=title, removed_lines=removed)
+
+
+def cap_title(text: str, limit: int = TITLE_MAX_CHARS) -> str:
+    """`text` if at most `limit` characters, else cut at the last word break before the limit
+    (or at the limit when there is none) and ended with '…'."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"

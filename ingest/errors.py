@@ -6,16 +6,25 @@ class CiteqaError(Exception):
 
 
 class InputFileError(CiteqaError):
-    """A corpus file cannot be ingested: missing, empty, binary, not UTF-8 or unsupported."""
+    """A corpus file cannot be ingested: missing, empty, binary, not UTF-8, unsupported, or its
+    document id is taken by another file."""
+
+
+class UnknownDocumentError(CiteqaError):
+    """A document id names no document of the index (`citeqa delete`)."""
 
 
 class IndexMismatchError(CiteqaError):
-    """The stored index was built with another embedding model or chunking."""
+    """The stored index was built with another embedding model, chunking or sentence vectors."""
 
 
 class IndexNotReadyError(CiteqaError):
-    """The index is missing, empty, or an ingest was interrupted before it finished."""
+    """The index is missing or empty, or held documents before and lost them."""
 
 
 class StoreUnavailableError(CiteqaError):
-    """The Chroma server does not answer."""
+    """The Chroma server does not answer (in time), or the embedded database is locked."""
+
+
+class StoreDamagedError(CiteqaError):
+    """The embedded Chroma database cannot be opened or read: `citeqa ingest --rebuild`."""

@@ -14,6 +14,7 @@ import bisect
 import io
 import logging
 import re
+import unicodedata
 import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -93,9 +94,24 @@ class SourceDocument:
         return max(1, bisect.bisect_right(self.page_starts, offset))
 
 
+# Characters a document id never holds: '@', ':' and '#' separate the parts of chunk ids
+# (`doc@version:section:ordinal:hash`) and sentence ids (`chunk#i`); '/' and '\\' would make an
+# id look like a path.
+_ID_SEPARATORS = re.compile(r"[\s@:#/\\]+")
+
+
 def doc_id_for(path: Path) -> str:
-    """A stable id from the file name: lower-case words joined by '-'."""
-    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "document"
+    """A stable id from the file name (without its extension), Unicode kept: NFC, lower-case,
+    whitespace and separators to '-', anything but letters, digits, '.', '_' and '-' dropped.
+
+    `信息.md` → `信息`, `National Strategy (2006).txt` → `national-strategy-2006`. A name with
+    nothing left gets `doc-` and a hash of the name, never a shared fallback id.
+    """
+    name = unicodedata.normalize("NFC", path.stem).lower()
+    name = _ID_SEPARATORS.sub("-", name)
+    name = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name)
+    name = re.sub(r"-{2,}", "-", name).strip("-._")
+    return name or f"doc-{content_hash(path.name)[:8]}"
 
 
 class _TextFromHTML(HTMLParser):

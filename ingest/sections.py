@@ -14,6 +14,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ingest.clean import cap_title
+
 _PART_HEADING = re.compile(r"^(?P<numeral>[IVXL]+)[,.]\s+(?P<title>\S.*)$")
 # '(' and '9' share a key: "94) Network media ..." is section (4).
 _SECTION_HEADING = re.compile(r"^[(9](?P<number>\d{1,2})\)\s+(?P<title>\S.*)$")
@@ -86,7 +88,8 @@ class Section:
 
 
 def _title(raw: str) -> str:
-    return raw.strip().rstrip(".").strip()
+    # Capped: a heading is copied into every chunk of its section (path and title).
+    return cap_title(raw.strip().rstrip(".").strip())
 
 
 def _lines_with_offsets(text: str) -> list[tuple[int, str]]:
@@ -270,7 +273,7 @@ def _front_matter(
         (
             offset
             for offset, line in lines[1:]
-            if offset < first_heading and title and line.strip() == title
+            if offset < first_heading and title and cap_title(line.strip()) == title
         ),
         None,
     )

@@ -14,27 +14,23 @@ import re
 import sys
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import get_args
 
-import numpy as np
-
 from ingest.chunk import Chunk, ChunkParams
 from ingest.embed import Embedder, MiniLMEmbedder, set_offline_defaults
-from ingest.errors import IndexMismatchError
-from ingest.keyword import KeywordIndex
-from ingest.pipeline import build_index, ensure_derived
-from ingest.sentences import SentenceIndex
-from ingest.store import ChunkStore, Manifest, open_client
+from ingest.errors import IndexNotReadyError
+from ingest.index import Index, has_held_index, open_index, open_store
+from ingest.pipeline import ProgressLine, ingest_paths
+from ingest.store import ChromaStore
 from rag import prompts
 from rag.answer import REFUSAL_TEXT, Deadline, OpenAIAnswerer
 from rag.cite import REFUSAL_PATTERN, CheckedAnswer, assemble, check_citations
 from rag.compose import Composer, Composition, Retrieved
 from rag.errors import LLMError, QuestionError
-from rag.evidence import Evidence, Matrix, SentenceRow, content_words
+from rag.evidence import Evidence, SentenceRow
 from rag.policy import AnswerPolicy
 from rag.question import (
     ScopeReference,
@@ -53,90 +49,56 @@ from rag.types import Answer, AnswerMode, Passage, RetrievalMode, Turn
 from rag.zh_glossary import translate_terms
 
 MAX_TOP_K = 50
-_LOWER_WORD = re.compile(r"[a-z]+")
 _PRONOUN_SUBJECT = ("it", "they", "them", "these", "those", "this", "that")
 
 
 class IndexView:
-    """What the answer layer reads from the open index: sentence rows, word statistics, and
-    each document's outline and section passages (the protocols of rag.evidence and
-    rag.structure)."""
+    """What the answer layer reads from the open index, in its own terms: sentence rows, word
+    statistics, and each document's outline and section passages (the protocols of
+    rag.evidence and rag.structure). Corpus word statistics come from the keyword cache, so
+    they count BM25's stems, which share the Snowball stemmer with rag.evidence."""
 
-    def __init__(self, chunks: Mapping[str, Chunk], sentences: SentenceIndex) -> None:
-        self._chunks = chunks
-        rows: dict[str, list[SentenceRow]] = {}
-        for i, chunk_id in enumerate(sentences.chunk_ids):
-            rows.setdefault(chunk_id, []).append(
-                SentenceRow(
-                    chunk_id,
-                    int(sentences.starts[i]),
-                    int(sentences.ends[i]),
-                    sentences.texts[i],
-                    sentences.vectors[i],
-                )
-            )
-        self._rows = rows
-        self._df: Counter[str] = Counter()
-        self._surface: Counter[str] = Counter()
-        sections: dict[tuple[str, str], list[Chunk]] = {}
-        for chunk in chunks.values():
-            self._df.update(content_words(f"{chunk.section_path}\n{chunk.text}"))
-            self._surface.update(_LOWER_WORD.findall(chunk.text.lower()))
-            sections.setdefault((chunk.doc_id, chunk.section_path), []).append(chunk)
-        self._section_chunks = {
-            key: sorted(group, key=lambda c: c.start) for key, group in sections.items()
-        }
-        outlines: dict[str, list[OutlineSection]] = {}
-        for (doc_id, path), group in self._section_chunks.items():
-            first = group[0]
-            outlines.setdefault(doc_id, []).append(
-                OutlineSection(
-                    doc_id, first.part, first.part_title, first.section_number,
-                    first.section_title, path, first.start,
-                )
-            )
-        self._outlines = {d: sorted(o, key=lambda s: s.start) for d, o in outlines.items()}
-        self._sentence_chunk = [row.chunk_id for rows in self._rows.values() for row in rows]
-        self._sentence_matrix = np.vstack(
-            [row.vector for rows in self._rows.values() for row in rows]
-        ) if self._rows else np.zeros((0, 1), dtype=np.float32)
-
-    def nearest_sentences(self, vector: Matrix, n: int) -> list[tuple[str, float]]:
-        """The n chunks whose best sentence is nearest to `vector`, with that cosine."""
-        scores = self._sentence_matrix @ vector
-        best: dict[str, float] = {}
-        for index in np.argsort(-scores):
-            chunk_id = self._sentence_chunk[int(index)]
-            if chunk_id not in best:
-                best[chunk_id] = float(scores[index])
-                if len(best) == n:
-                    break
-        return list(best.items())
+    def __init__(self, index: Index) -> None:
+        self._index = index
 
     # SentenceSource
     def sentence_rows(self, chunk_ids: Sequence[str]) -> Mapping[str, Sequence[SentenceRow]]:
-        return {c: self._rows.get(c, []) for c in chunk_ids}
+        rows = self._index.sentence_rows(chunk_ids)
+        return {
+            chunk_id: [
+                SentenceRow(chunk_id, int(start), int(end), text, vector)
+                for start, end, text, vector in zip(
+                    found.starts.tolist(), found.ends.tolist(), found.texts, found.vectors
+                )
+            ]
+            for chunk_id, found in rows.items()
+        }
 
     # TermStatistics
     @property
     def n_chunks(self) -> int:
-        return len(self._chunks)
+        return self._index.chunk_count
 
     def document_frequency(self, stem: str) -> int:
-        return self._df.get(stem, 0)
+        return self._index.chunk_frequency(stem)
 
     def has_word(self, word: str) -> bool:
-        return word in self._surface
+        return self._index.word_frequency(word) > 0
 
     def word_frequency(self, word: str) -> int:
-        return self._surface.get(word, 0)
+        return self._index.word_frequency(word)
 
     # StructureSource
     def outline(self, doc_id: str) -> Sequence[OutlineSection]:
-        return self._outlines.get(doc_id, [])
+        return [
+            OutlineSection(s.doc_id, s.part, s.part_title, s.number, s.title, s.path, s.start)
+            for s in self._index.outline(doc_id)
+        ]
 
     def section_passages(self, doc_id: str, path: str) -> Sequence[Passage]:
-        return [to_passage(c, 0.0) for c in self._section_chunks.get((doc_id, path), [])]
+        ids = self._index.section_chunk_ids(doc_id, path)
+        chunks = self._index.chunks(ids)
+        return [to_passage(chunks[i], 0.0) for i in ids if i in chunks]
 
     def outline_text(self, doc_ids: Sequence[str]) -> str:
         """Part and section titles of the documents, one per line (for a model's prompt)."""
@@ -148,16 +110,13 @@ class IndexView:
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Loaded:
-    """What the engine keeps in memory once the index is open."""
+    """What the engine keeps once the index is open (the index follows the store itself)."""
 
-    store: ChunkStore
-    manifest: Manifest
-    chunks: dict[str, Chunk]
+    index: Index
     retriever: HybridRetriever
     view: IndexView
-    documents: dict[str, str] = field(default_factory=dict)
 
 
 def rewrite_follow_up(question: str, previous: str, embedder: Embedder) -> str:
@@ -237,48 +196,36 @@ class QAEngine:
     def chunk_params(self) -> ChunkParams:
         return ChunkParams(self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
 
-    def open_store(self) -> ChunkStore:
-        client = open_client(self.settings.data_dir, self.settings.chroma_url)
-        return ChunkStore(client, self.settings.collection)
+    def open_store(self) -> ChromaStore:
+        """The Chroma store the settings name (for writing tools; answering uses the index)."""
+        return open_store(self.settings)
 
     def _load(self) -> _Loaded:
-        if self._loaded is not None:
-            return self._loaded
-        with self._lock:
-            if self._loaded is None:
-                self._loaded = self._open_index()
-        return self._loaded
+        if self._loaded is None:
+            with self._lock:
+                if self._loaded is None:
+                    self._loaded = self._open_index()
+        loaded = self._loaded
+        # Cheap: reads the store's generation at most every refresh_s seconds.
+        loaded.index.refresh()
+        return loaded
 
     def _open_index(self) -> _Loaded:
-        store = self.open_store()
-        manifest = store.manifest()
-        if manifest is None or (not manifest.documents and manifest.state == "ready"):
+        try:
+            index = open_index(self.settings, self.embedder)
+        except IndexNotReadyError:
+            # Only a data folder that never held an index gets the bundled corpus: anywhere
+            # else an empty store means lost documents, which must not be papered over.
+            if has_held_index(self.settings.data_dir):
+                raise
             print("citeqa: no index yet; building it from the bundled corpus …", file=sys.stderr)
-            build_index(
-                self.settings.corpus,
-                store,
-                self.embedder,
-                self.chunk_params,
-                self.settings.data_dir,
-                show_progress=True,
-            )
-        manifest = store.ready_manifest()
-        if (manifest.embedding_model, manifest.dimensions) != (
-            self.embedder.model_id,
-            self.embedder.dimensions,
-        ):
-            raise IndexMismatchError(
-                f"the index was built with {manifest.embedding_model} "
-                f"({manifest.dimensions} dims) but the embedder is {self.embedder.model_id}: "
-                "run `citeqa ingest --rebuild`"
-            )
-        folder = ensure_derived(store, self.embedder, manifest, self.settings.data_dir)
-        chunks = {c.chunk_id: c for c in store.all_chunks()}
-        keyword = KeywordIndex.load(folder / "keyword")
-        sentences = SentenceIndex.load(folder / "sentences")
-        view = IndexView(chunks, sentences)
-        retriever = HybridRetriever(store, self.embedder, keyword, chunks, view.nearest_sentences)
-        return _Loaded(store=store, manifest=manifest, chunks=chunks, retriever=retriever, view=view)
+            ingest_paths(self.settings.corpus, self.settings, self.embedder, progress=ProgressLine())
+            index = open_index(self.settings, self.embedder)
+        return _Loaded(
+            index=index,
+            retriever=HybridRetriever(index, self.embedder),
+            view=IndexView(index),
+        )
 
     def warm_up(self) -> None:
         """Open the index now (building it if needed) instead of at the first question."""
@@ -286,13 +233,12 @@ class QAEngine:
 
     def document_text(self, doc_id: str) -> str | None:
         """The clean text of a document, for showing a cited passage in its context."""
-        loaded = self._load()
-        if doc_id not in loaded.documents:
-            text = loaded.store.document_text(doc_id)
-            if text is None:
-                return None
-            loaded.documents[doc_id] = text
-        return loaded.documents[doc_id]
+        return self._load().index.document_text(doc_id)
+
+    def document_window(self, doc_id: str, start: int, end: int) -> tuple[str, int] | None:
+        """The text around a span (±1,500 characters) and the offset it starts at; reads only
+        the stored text blocks it needs (None for an unknown document)."""
+        return self._load().index.document_window(doc_id, start, end)
 
     # --- questions ------------------------------------------------------------------------
     def answerer_name(self, mode: AnswerMode | None = None) -> str:
@@ -361,6 +307,7 @@ class QAEngine:
         k: int,
         mode: RetrievalMode,
         scope: Sequence[ScopeReference] = (),
+        documents: Collection[str] | None = None,
     ) -> Retrieved:
         loaded = self._load()
         vector = self._embed_query(question)
@@ -372,24 +319,27 @@ class QAEngine:
             )
 
         search = loaded.retriever.search(
-            question, k, mode, query_vector=vector, keep=keep if scope else None
+            question, k, mode, query_vector=vector, documents=documents,
+            keep=keep if scope else None,
         )
         passages = search.passages
         if scope and not passages:
             # Nothing in the named part matches the words: its opening passages stand in.
+            searched = documents if documents is not None else list(loaded.index.documents)
             passages = [
                 p
+                for doc_id in searched
                 for s in scope
-                for section in loaded.view.outline(next(iter(loaded.chunks.values())).doc_id)
+                for section in loaded.view.outline(doc_id)
                 if section.part == s.part and (not s.section or section.number == s.section)
-                for p in loaded.view.section_passages(section.doc_id, section.path)[:1]
+                for p in loaded.view.section_passages(doc_id, section.path)[:1]
             ][:k]
         return Retrieved(passages, vector, search.dense_top, search.keyword_top)
 
     def passages(self) -> list[Passage]:
-        """Every passage of the index, in document order (for evaluation; no retrieval)."""
-        chunks = sorted(self._load().chunks.values(), key=lambda c: (c.doc_id, c.start))
-        return [to_passage(c, 0.0) for c in chunks]
+        """Every passage of the index, in document order (read from the store page by page,
+        for evaluation; no retrieval)."""
+        return [to_passage(c, 0.0) for c in self._load().index.iter_chunks()]
 
     def retrieve(
         self, question: str, k: int | None = None, mode: RetrievalMode | None = None
@@ -401,8 +351,9 @@ class QAEngine:
         if is_chinese(cleaned):
             cleaned = translate_terms(cleaned) or cleaned
         loaded = self._load()
-        vector = self._embed_query(cleaned) if (mode or self.settings.retrieval_mode) != "keyword" else None
-        return loaded.retriever.retrieve(cleaned, k, mode or self.settings.retrieval_mode, vector)
+        mode = mode or self.settings.retrieval_mode
+        vector = self._embed_query(cleaned) if mode != "keyword" else None
+        return loaded.retriever.retrieve(cleaned, k, mode, vector)
 
     def ask(
         self,

@@ -1,12 +1,15 @@
 """Errors citeqa raises on purpose; anything else is a bug.
 
     CiteqaError                  base: the CLI prints its message on one line, exit code 1
-    ├── InputFileError           a corpus file is missing, empty, binary, not UTF-8, unsupported
-    ├── IndexMismatchError       the index was built with another embedder or chunking: --rebuild
-    ├── IndexNotReadyError       the index is missing, empty or was left half-written
-    ├── StoreUnavailableError    the Chroma server at CITEQA_CHROMA_URL does not answer
-    ├── QuestionError            the question is empty or unusable          (defined here)
-    └── LLMError                 the OpenAI-compatible endpoint failed      (defined here)
+    ├── InputFileError           a corpus file is missing, empty, binary, not UTF-8, unsupported,
+    │                            or its document id is already taken by another file
+    ├── UnknownDocumentError     `citeqa delete` names no stored document
+    ├── IndexMismatchError       the index was built another way (embedder, chunking): --rebuild
+    ├── IndexNotReadyError       the index is missing or empty, or lost the documents it held
+    ├── StoreUnavailableError    the Chroma server does not answer within the timeout
+    ├── StoreDamagedError        the embedded Chroma database is damaged: --rebuild moves it aside
+    ├── QuestionError            the question is empty or unusable             (defined here)
+    └── LLMError                 the OpenAI-compatible endpoint failed         (defined here)
 
 The index errors live in `ingest.errors` (ingest may not import rag) and are re-exported here,
 so callers of the public API write `from rag.errors import CiteqaError`. Question and model
@@ -18,7 +21,9 @@ from ingest.errors import (
     IndexMismatchError,
     IndexNotReadyError,
     InputFileError,
+    StoreDamagedError,
     StoreUnavailableError,
+    UnknownDocumentError,
 )
 
 
@@ -37,5 +42,7 @@ __all__ = [
     "InputFileError",
     "LLMError",
     "QuestionError",
+    "StoreDamagedError",
     "StoreUnavailableError",
+    "UnknownDocumentError",
 ]

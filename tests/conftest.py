@@ -3,7 +3,9 @@
 - `clean_env` (autouse): no CITEQA_*/OPENAI_* variable of the developer's leaks into a test.
 - `index_dir`/`settings`/`engine` (session): one index of the bundled Strategy, built once
   with the real MiniLM embedder into embedded Chroma in a temporary folder.
-- `chroma_server` (session): a real `chroma run` on a free 127.0.0.1 port, stopped by its pid.
+- `chroma_server` (session): a real `chroma run` on a free 127.0.0.1 port, stopped by its pid
+  (`running_chroma` starts one for a single test, e.g. to kill it).
+- `CountingEmbedder`: the real embedder, counting every text it is given (not a fake).
 - `chat_server` (session): the scripted OpenAI-compatible server of tests/openai_server.py;
   tests set its `mode` and `reset()` it.
 - `serve(engine, settings)` / `page_url` (per module): the Gradio page on a free port.
@@ -17,13 +19,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from ingest.embed import MiniLMEmbedder
+from ingest.embed import Matrix, MiniLMEmbedder
 from rag import QAEngine, Settings, load_settings
 from tests.openai_server import ScriptedChatServer
 
@@ -69,12 +71,11 @@ def engine(settings: Settings, embedder: MiniLMEmbedder) -> QAEngine:
     return engine
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a real `chroma run` server on a free loopback port."""
+@contextmanager
+def running_chroma(folder: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real `chroma run` on a free loopback port: (URL, process), stopped by its pid after."""
     chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
     port = free_port()
-    folder = tmp_path_factory.mktemp("chroma-server")
     process = subprocess.Popen(
         [chroma, "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -95,13 +96,53 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.kill()
         raise RuntimeError("chroma run did not start listening within 60 s")
     try:
-        yield url
+        yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real `chroma run` server on a free loopback port."""
+    with running_chroma(tmp_path_factory.mktemp("chroma-server")) as (url, _):
+        yield url
+
+
+class CountingEmbedder:
+    """The real embedder, counting texts: `texts` passed to embed_documents and
+    embed_with_sentences (document texts), `queries` passed to embed_query."""
+
+    def __init__(self, inner: MiniLMEmbedder) -> None:
+        self.inner = inner
+        self.texts = 0
+        self.queries = 0
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def dimensions(self) -> int:
+        return self.inner.dimensions
+
+    def embed_documents(self, texts: Sequence[str]) -> Matrix:
+        self.texts += len(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_with_sentences(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[Matrix, list[Matrix]]:
+        self.texts += len(texts)
+        return self.inner.embed_with_sentences(texts, spans)
+
+    def embed_query(self, text: str) -> Matrix:
+        self.queries += 1
+        return self.inner.embed_query(text)
 
 
 @pytest.fixture(scope="session")

@@ -9,18 +9,27 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.chunk import Chunk, ChunkParams, chunk_document, count_tokens, split_sentences
+from ingest.chunk import (
+    Chunk,
+    ChunkParams,
+    chunk_document,
+    content_hash,
+    count_tokens,
+    split_sentences,
+    version_of_chunk_id,
+)
 from ingest.clean import clean_text
 from ingest.sections import Section, parse_sections
 from tests.conftest import CORPUS
 
 DOC = clean_text(CORPUS.read_text(encoding="utf-8"))
+VERSION = content_hash(DOC.text)
 SECTIONS = parse_sections(DOC.text, DOC.title)
 
 
 @pytest.mark.parametrize("params", [ChunkParams(160, 32), ChunkParams(64, 16), ChunkParams(400, 0)])
 def test_chunks_respect_the_token_limit_and_map_back_to_the_exact_text(params: ChunkParams) -> None:
-    chunks = chunk_document(DOC.text, SECTIONS, "doc", DOC.title, params)
+    chunks = chunk_document(DOC.text, SECTIONS, "doc", DOC.title, params, version=VERSION)
     assert chunks
     for chunk in chunks:
         assert DOC.text[chunk.start : chunk.end] == chunk.text
@@ -28,7 +37,7 @@ def test_chunks_respect_the_token_limit_and_map_back_to_the_exact_text(params: C
 
 
 def test_no_chunk_spans_two_sections_and_every_section_with_its_heading_is_covered() -> None:
-    chunks = chunk_document(DOC.text, SECTIONS, "doc", DOC.title, ChunkParams())
+    chunks = chunk_document(DOC.text, SECTIONS, "doc", DOC.title, ChunkParams(), version=VERSION)
     for section in SECTIONS:
         inside = [c for c in chunks if c.section_path == section.path]
         assert inside, section.path
@@ -44,7 +53,7 @@ def test_no_chunk_spans_two_sections_and_every_section_with_its_heading_is_cover
 
 
 def test_consecutive_chunks_overlap_by_whole_sentences_within_the_budget() -> None:
-    chunks = chunk_document(DOC.text, SECTIONS, "doc", DOC.title, ChunkParams(160, 32))
+    chunks = chunk_document(DOC.text, SECTIONS, "doc", DOC.title, ChunkParams(160, 32), version=VERSION)
     overlapping = 0
     for before, after in zip(chunks, chunks[1:]):
         if before.section_path == after.section_path and after.start < before.end:
@@ -54,17 +63,27 @@ def test_consecutive_chunks_overlap_by_whole_sentences_within_the_budget() -> No
     assert overlapping > 0
 
 
-def test_chunk_ids_are_unique_and_name_section_ordinal_and_hash() -> None:
-    chunks = chunk_document(DOC.text, SECTIONS, "nids", DOC.title, ChunkParams())
+def test_chunk_ids_are_unique_and_name_version_section_ordinal_and_hash() -> None:
+    chunks = chunk_document(DOC.text, SECTIONS, "nids", DOC.title, ChunkParams(), version=VERSION)
     ids = [c.chunk_id for c in chunks]
     assert len(ids) == len(set(ids))
     first_iv8 = next(c for c in chunks if c.part == "IV" and c.section_number == "8")
-    assert first_iv8.chunk_id.startswith("nids:IV.8:000:")
+    assert first_iv8.chunk_id.startswith(f"nids@{VERSION[:8]}:IV.8:000:")
     assert first_iv8.chunk_id.endswith(first_iv8.content_hash[:8])
+    assert {version_of_chunk_id(i) for i in ids} == {("nids", VERSION[:8])}
+
+
+def test_chunk_ids_stay_unique_when_a_document_repeats_its_sections() -> None:
+    twice = DOC.text + "\n" + DOC.text
+    sections = parse_sections(twice, DOC.title)
+    chunks = chunk_document(twice, sections, "twice", DOC.title, ChunkParams(), version=VERSION)
+    ids = [c.chunk_id for c in chunks]
+    assert len(ids) == len(set(ids))
+    assert any(":IV.8~2:000:" in i for i in ids)
 
 
 def test_the_repeated_paragraphs_of_iv_3_are_marked_duplicates_of_their_first_copy() -> None:
-    chunks = chunk_document(DOC.text, SECTIONS, "doc", DOC.title, ChunkParams())
+    chunks = chunk_document(DOC.text, SECTIONS, "doc", DOC.title, ChunkParams(), version=VERSION)
     by_id = {c.chunk_id: c for c in chunks}
     duplicates = [c for c in chunks if c.duplicate_of]
     assert len(duplicates) == 2
@@ -79,7 +98,7 @@ def test_the_repeated_paragraphs_of_iv_3_are_marked_duplicates_of_their_first_co
 
 def test_overlap_not_smaller_than_chunk_is_rejected() -> None:
     with pytest.raises(ValueError, match="overlap"):
-        chunk_document(DOC.text, SECTIONS, "doc", DOC.title, ChunkParams(64, 64))
+        chunk_document(DOC.text, SECTIONS, "doc", DOC.title, ChunkParams(64, 64), version=VERSION)
 
 
 # Text that breaks naive cutting: no spaces, CJK, emoji made of several code points,
@@ -115,7 +134,7 @@ def test_any_text_is_cut_into_exact_slices_within_the_limit_covering_every_chara
 ) -> None:
     text, sections = sections_of(bodies)
     overlap = data.draw(st.integers(0, max_tokens // 4), label="overlap_tokens")
-    chunks = chunk_document(text, sections, "doc", "Title", ChunkParams(max_tokens, overlap))
+    chunks = chunk_document(text, sections, "doc", "Title", ChunkParams(max_tokens, overlap), version=VERSION)
     assert len({c.chunk_id for c in chunks}) == len(chunks)
     for chunk in chunks:
         assert text[chunk.start : chunk.end] == chunk.text
@@ -133,7 +152,7 @@ def test_any_text_is_cut_into_exact_slices_within_the_limit_covering_every_chara
 
 def assert_cut_within_the_limit(text: str, max_tokens: int) -> list[Chunk]:
     sections = [Section("I", "Part", "1", "Section 1", 0, 0, len(text))]
-    chunks = chunk_document(text, sections, "doc", "Title", ChunkParams(max_tokens, 0))
+    chunks = chunk_document(text, sections, "doc", "Title", ChunkParams(max_tokens, 0), version=VERSION)
     covered = bytearray(len(text))
     for chunk in chunks:
         assert text[chunk.start : chunk.end] == chunk.text

@@ -20,6 +20,11 @@ def run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProc
     return subprocess.run(CITEQA + args, capture_output=True, text=True, env=environment, cwd=REPO, timeout=300)
 
 
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """stderr without the progress lines (indented) that `citeqa ingest` writes there."""
+    return [line for line in result.stderr.splitlines() if not line.startswith("  ")]
+
+
 def test_ask_prints_the_answer_and_numbered_sources(index_dir: Path) -> None:
     result = run(["ask", "What share of GDP did the information industry reach in 2005?"], index_dir)
     assert result.returncode == 0, result.stderr
@@ -58,8 +63,8 @@ def test_ingest_of_a_bad_file_is_a_one_line_error_naming_it(tmp_path: Path) -> N
     bad.write_bytes(b"\xff\xfe\x00\x00binary")
     result = run(["ingest", str(bad)], tmp_path / "data")
     assert result.returncode == 1
-    assert "scan.txt" in result.stderr and "binary" in result.stderr
-    assert result.stderr.strip().count("\n") == 0
+    [error] = error_lines(result)
+    assert "scan.txt" in error and "binary" in error
 
 
 def test_mismatched_chunking_tells_the_user_to_rebuild(tmp_path: Path) -> None:
@@ -76,7 +81,44 @@ def test_a_bad_setting_is_named(tmp_path: Path) -> None:
     assert result.stderr.startswith("citeqa: error: setting CITEQA_TOP_K:")
 
 
-@pytest.mark.parametrize("command", ["ingest", "ask", "ui", "eval"])
+def test_documents_lists_and_delete_removes_with_one_line_errors(tmp_path: Path) -> None:
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe harbour opens at six. Boats leave at seven.\n", encoding="utf-8")
+    data = tmp_path / "data"
+    assert run(["ingest", str(note)], data).returncode == 0
+    listed = run(["documents", "--json"], data)
+    assert [d["doc_id"] for d in json.loads(listed.stdout)] == ["note"]
+    assert json.loads(listed.stdout)[0]["source"] == "note.md"
+    assert "note\tnote.md\t1 chunks" in run(["documents"], data).stdout
+    deleted = run(["delete", "note"], data)
+    assert deleted.returncode == 0 and "deleted note (note.md, 1 chunks)" in deleted.stdout
+    again = run(["delete", "note"], data)
+    assert again.returncode == 1 and again.stderr.count("\n") == 1
+    assert again.stderr.startswith("citeqa: error: no document 'note' in the index")
+    assert json.loads(run(["documents", "--json"], data).stdout) == []
+
+
+def test_a_damaged_database_is_one_line_naming_the_file_and_rebuild_repairs_it(tmp_path: Path) -> None:
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe harbour opens at six. Boats leave at seven.\n", encoding="utf-8")
+    data = tmp_path / "data"
+    assert run(["ingest", str(note)], data).returncode == 0
+    sqlite = data / "chroma" / "chroma.sqlite3"
+    sqlite.write_bytes(b"garbage " * 4096)
+    for args in (["ask", "When does the harbour open?"], ["ingest", str(note)]):
+        result = run(args, data)
+        assert result.returncode == 1, result.stderr
+        [error] = error_lines(result)
+        assert error.startswith(f"citeqa: error: {sqlite} is damaged")
+        assert "citeqa ingest --rebuild" in error and "Traceback" not in result.stderr
+    rebuilt = run(["ingest", "--rebuild", str(note)], data)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "moved the damaged database to" in rebuilt.stdout and "chroma.damaged-" in rebuilt.stdout
+    asked = run(["ask", "When does the harbour open?"], data)
+    assert asked.returncode == 0 and "six" in asked.stdout
+
+
+@pytest.mark.parametrize("command", ["ingest", "delete", "documents", "ask", "ui", "eval"])
 def test_every_command_has_help_with_an_example(command: str, tmp_path: Path) -> None:
     result = run([command, "--help"], tmp_path)
     assert result.returncode == 0

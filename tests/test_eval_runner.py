@@ -459,9 +459,9 @@ class RecordingEngine(QAEngine):
         self.asked.append((question, tuple(options.get("history", ())), knobs, answer))
         return answer
 
-    def open_store(self) -> Any:
+    def _open_index(self) -> Any:
         self.stores_opened[0] += 1
-        return super().open_store()
+        return super()._open_index()
 
 
 CASES_BY_ID = {c.id: c for c in ALL_CASES}

@@ -180,6 +180,7 @@ def test_pdf_without_outline_is_sectioned_by_page(tmp_path: Path) -> None:
         document.title,
         ChunkParams(),
         document.page_starts,
+        version=document.content_hash,
     )
     assert {c.section_path for c in chunks} == {"Page 1", "Page 2", "Page 3"}
     assert all(c.section_path == f"Page {c.page}" for c in chunks)
@@ -196,6 +197,7 @@ def test_pdf_chunks_are_exact_slices_that_know_their_page(policy_pdf: SourceDocu
         policy_pdf.title,
         ChunkParams(max_tokens=16, overlap_tokens=4),
         page_starts=policy_pdf.page_starts,
+        version=policy_pdf.content_hash,
     )
     assert len({c.section_path for c in chunks}) < len(chunks)  # some section is cut up
     for chunk in chunks:
@@ -382,7 +384,7 @@ def test_repeated_heading_names_still_give_unique_sections_and_chunk_ids() -> No
         "Annex A › Purpose",
     ]
     assert len({(s.part, s.number) for s in sections}) == len(sections)
-    chunks = chunk_document(text, sections, "annex", "Annex A", ChunkParams())
+    chunks = chunk_document(text, sections, "annex", "Annex A", ChunkParams(), version="v1")
     # the bare "Annex A" heading is a chunk of its own: headings are text a reader quotes
     assert len(chunks) == 4 and len({c.chunk_id for c in chunks}) == 4
 

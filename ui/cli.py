@@ -1,4 +1,6 @@
-"""The `citeqa` command: ingest | ask | ui | eval, a thin layer over the rag and eval APIs.
+"""The `citeqa` command: ingest | delete | documents | ask | ui | eval, a thin layer over the
+ingest, rag and eval APIs (`ingest` and `delete` open the store and call the pipeline; they
+build no question-answering engine).
 
 Settings come from the environment (CITEQA_*) once, here, with flags overriding them. Every
 CiteqaError becomes one line on stderr and exit code 1; nothing prints a traceback.
@@ -19,6 +21,8 @@ from rag import Answer, CiteqaError, QAEngine, Settings, load_settings
 EXAMPLES = {
     "ingest": "example: citeqa ingest                 # the bundled Strategy\n"
     "         citeqa ingest notes.md report.html --rebuild",
+    "delete": "example: citeqa delete notes            # ids: see `citeqa documents`",
+    "documents": "example: citeqa documents --json",
     "ask": 'example: citeqa ask "What share of GDP did the information industry reach in 2005?"\n'
     '         citeqa ask --json --k 8 "What are the strategic objectives for 2020?"',
     "ui": "example: citeqa ui --port 7860",
@@ -41,7 +45,28 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ingest.add_argument("paths", nargs="*", type=Path, help=".txt, .md or .html files")
-    ingest.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+    ingest.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="drop the index and local caches and build them anew from PATHs "
+        "(a damaged embedded database is moved aside, not deleted)",
+    )
+
+    delete = commands.add_parser(
+        "delete",
+        help="remove one document from the index",
+        epilog=EXAMPLES["delete"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    delete.add_argument("doc_id", help="the document's id (see `citeqa documents`)")
+
+    documents = commands.add_parser(
+        "documents",
+        help="list the indexed documents",
+        epilog=EXAMPLES["documents"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    documents.add_argument("--json", action="store_true", help="print the records as JSON")
 
     ask = commands.add_parser(
         "ask",
@@ -100,26 +125,61 @@ def print_answer(answer: Answer) -> None:
 
 
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.pipeline import build_index
+    from ingest.embed import MiniLMEmbedder, set_offline_defaults
+    from ingest.pipeline import ProgressLine, ingest_paths
 
-    engine = QAEngine(settings)
+    set_offline_defaults()
     paths = list(args.paths) or list(settings.corpus)
-    summary = build_index(
-        paths,
-        engine.open_store(),
-        engine.embedder,
-        engine.chunk_params,
-        settings.data_dir,
-        rebuild=args.rebuild,
-        show_progress=True,
-    )
+    progress = ProgressLine()
+    try:
+        summary = ingest_paths(
+            paths, settings, MiniLMEmbedder(), rebuild=args.rebuild, progress=progress
+        )
+    finally:
+        progress.close()
     where = settings.chroma_url or str(settings.data_dir)
+    if summary.rebuild is not None:
+        report = summary.rebuild
+        moved = f"; moved the damaged database to {report.moved_damaged_to}" if report.moved_damaged_to else ""
+        print(
+            f"rebuild: dropped {len(report.dropped_collections)} collection(s) holding "
+            f"{report.dropped_documents} document(s), removed {len(report.removed_caches)} "
+            f"local cache folder(s){moved}"
+        )
     skipped = f", {len(summary.skipped_documents)} unchanged (skipped)" if summary.skipped_documents else ""
+    removed = f", {summary.removed_records} stale records removed" if summary.removed_records else ""
     print(
         f"indexed {summary.documents} document(s){skipped}: {summary.chunks} chunks in "
         f"{summary.sections} sections, {summary.embedded_chunks} embedded, "
-        f"{summary.seconds:.1f} s → {where}"
+        f"{summary.sentences} sentences{removed}, {summary.seconds:.1f} s → {where}"
     )
+    return 0
+
+
+def run_delete(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.pipeline import delete_document
+
+    record = delete_document(settings, args.doc_id)
+    print(f"deleted {record.doc_id} ({record.source}, {record.chunks} chunks)")
+    return 0
+
+
+def run_documents(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import asdict
+
+    from ingest.pipeline import list_documents
+
+    records = list_documents(settings)
+    if args.json:
+        print(json.dumps([asdict(r) for r in records], ensure_ascii=False, indent=2))
+        return 0
+    if not records:
+        print("no documents indexed: run `citeqa ingest FILES`")
+    for record in records:
+        print(
+            f"{record.doc_id}\t{record.source}\t{record.chunks} chunks\t{record.added_at}\t"
+            f"{record.title}"
+        )
     return 0
 
 
@@ -149,6 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "ingest":
             return run_ingest(args, settings)
+        if args.command == "delete":
+            return run_delete(args, settings)
+        if args.command == "documents":
+            return run_documents(args, settings)
         if args.command == "ask":
             return run_ask(args, settings)
         if args.command == "ui":
