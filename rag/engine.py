@@ -11,29 +11,32 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import get_args
+from pathlib import Path
+from typing import ClassVar, get_args
 
 import numpy as np
 
 from ingest.chunk import Chunk, ChunkParams
 from ingest.embed import Embedder, MiniLMEmbedder, set_offline_defaults
-from ingest.errors import IndexMismatchError
+from ingest.errors import IndexMismatchError, InputFileError
 from ingest.keyword import KeywordIndex
-from ingest.pipeline import build_index, ensure_derived
+from ingest.load import read_document
+from ingest.pipeline import build_index, derived_dir, ensure_derived
 from ingest.sentences import SentenceIndex
 from ingest.store import ChunkStore, Manifest, open_client
 from rag import prompts
 from rag.answer import REFUSAL_TEXT, Deadline, OpenAIAnswerer
 from rag.cite import REFUSAL_PATTERN, CheckedAnswer, assemble, check_citations
 from rag.compose import Composer, Composition, Retrieved
-from rag.errors import LLMError, QuestionError
+from rag.errors import CiteqaError, LLMError, QuestionError
 from rag.evidence import Evidence, Matrix, SentenceRow, content_words
 from rag.policy import AnswerPolicy
 from rag.question import (
@@ -49,7 +52,7 @@ from rag.question import (
 from rag.retrieve import HybridRetriever, to_passage
 from rag.settings import Settings, load_settings
 from rag.structure import OutlineSection
-from rag.types import Answer, AnswerMode, Passage, RetrievalMode, Turn
+from rag.types import Answer, AnswerMode, DocumentInfo, Passage, RetrievalMode, Turn
 from rag.zh_glossary import translate_terms
 
 MAX_TOP_K = 50
@@ -361,26 +364,33 @@ class QAEngine:
         k: int,
         mode: RetrievalMode,
         scope: Sequence[ScopeReference] = (),
+        documents: frozenset[str] | None = None,
     ) -> Retrieved:
         loaded = self._load()
         vector = self._embed_query(question)
 
         def keep(chunk: Chunk) -> bool:
-            return any(
+            if documents is not None and chunk.doc_id not in documents:
+                return False
+            return not scope or any(
                 chunk.part == s.part and (not s.section or chunk.section_number == s.section)
                 for s in scope
             )
 
+        filtered = bool(scope) or documents is not None
         search = loaded.retriever.search(
-            question, k, mode, query_vector=vector, keep=keep if scope else None
+            question, k, mode, query_vector=vector, keep=keep if filtered else None
         )
         passages = search.passages
         if scope and not passages:
             # Nothing in the named part matches the words: its opening passages stand in.
+            first_doc = next(
+                c.doc_id for c in loaded.chunks.values() if documents is None or c.doc_id in documents
+            )
             passages = [
                 p
                 for s in scope
-                for section in loaded.view.outline(next(iter(loaded.chunks.values())).doc_id)
+                for section in loaded.view.outline(first_doc)
                 if section.part == s.part and (not s.section or section.number == s.section)
                 for p in loaded.view.section_passages(section.doc_id, section.path)[:1]
             ][:k]
@@ -412,11 +422,18 @@ class QAEngine:
         mode: AnswerMode | None = None,
         retrieval: RetrievalMode | None = None,
         history: Sequence[Turn] = (),
+        documents: Sequence[str] | None = None,
     ) -> Answer:
         """Answer a question with cited passages (see `rag.ask`)."""
         final: Answer | None = None
         for item in self.ask_stream(
-            question, top_k=top_k, mode=mode, retrieval=retrieval, history=history, stream=False
+            question,
+            top_k=top_k,
+            mode=mode,
+            retrieval=retrieval,
+            history=history,
+            stream=False,
+            documents=documents,
         ):
             if isinstance(item, Answer):
                 final = item
@@ -432,13 +449,15 @@ class QAEngine:
         retrieval: RetrievalMode | None = None,
         history: Sequence[Turn] = (),
         stream: bool = True,
+        documents: Sequence[str] | None = None,
     ) -> Iterator[str | Answer]:
         """Yield answer text as it is written (str deltas), then the checked `Answer` last.
 
         The streamed text is the model's raw draft; the final Answer's text is the checked one
         (markers repaired and renumbered), which a page should show once it arrives.
-        Raises QuestionError for an unusable question and ValueError for a bad argument;
-        never raises for LLM failures.
+        `documents` limits the search to those doc ids (None: every document).
+        Raises QuestionError for an unusable question and ValueError for a bad argument
+        (including a doc id the index does not hold); never raises for LLM failures.
         """
         started = time.perf_counter()
         k, mode, retrieval = _checked_arguments(top_k, mode, retrieval)
@@ -446,6 +465,7 @@ class QAEngine:
         text, notices = sanitize_question(question)
         use_llm = self._use_generative(mode)
         loaded = self._load()
+        searched_documents = self._checked_documents(documents, loaded)
         deadline = Deadline.after(self.settings.llm_deadline_s)
         follow_up = bool(history) and is_follow_up(text)
         standalone, more = self.standalone_question(text, history, use_llm, deadline)
@@ -457,7 +477,7 @@ class QAEngine:
             )
         k = k or self.settings.top_k
         retrieval_mode: RetrievalMode = retrieval or self.settings.retrieval_mode
-        retrieved = self._search(searched, k, retrieval_mode)
+        retrieved = self._search(searched, k, retrieval_mode, documents=searched_documents)
 
         checked: CheckedAnswer | None = None
         answerer = "extractive"
@@ -500,7 +520,9 @@ class QAEngine:
         composition = self._composer(loaded).compose(
             searched,
             retrieved,
-            lambda part, scope: self._search(part, k, retrieval_mode, scope),
+            lambda part, scope: self._search(
+                part, k, retrieval_mode, scope, documents=searched_documents
+            ),
             previous_answer=history[-1].answer if follow_up else "",
         )
         answer = self._from_composition(composition, searched, original, retrieved, notices, started)
@@ -570,6 +592,119 @@ class QAEngine:
             searched, retrieved, lambda part, scope: self._search(part, k, "hybrid", scope)
         )
 
+    # --- documents (page API) -------------------------------------------------------------
+    # What the page calls to list, add and remove documents, so that it never touches the
+    # store. Written on today's store as simply as possible (one manifest, derived caches
+    # rebuilt for the whole index on every change); the per-document index re-implements
+    # these four with the same contracts. One lock (the one that opens the index) serialises
+    # changes; questions keep using the index they started with until the new one is open.
+
+    # File suffix → DocumentInfo.kind (the manifest keeps the file name, not the type).
+    _DOCUMENT_KINDS: ClassVar[dict[str, str]] = {
+        ".pdf": "pdf", ".docx": "docx", ".md": "md", ".markdown": "md", ".html": "html",
+        ".htm": "html",
+    }
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every indexed document, by title. `pages` is the last page any passage starts on
+        and `added_at` is "": today's manifest keeps neither a page count nor a time."""
+        loaded = self._load()
+        pages: dict[str, int] = {}
+        for chunk in loaded.chunks.values():
+            if chunk.page is not None:
+                pages[chunk.doc_id] = max(pages.get(chunk.doc_id, 0), chunk.page)
+        infos = [
+            DocumentInfo(
+                doc_id=record.doc_id,
+                title=record.title,
+                kind=self._DOCUMENT_KINDS.get(Path(record.source).suffix.lower(), "txt"),
+                pages=pages.get(record.doc_id),
+                chunks=record.chunks,
+                source=record.source,
+            )
+            for record in loaded.manifest.documents.values()
+        ]
+        return sorted(infos, key=lambda info: (info.title.lower(), info.doc_id))
+
+    def add_documents(
+        self,
+        paths: Sequence[Path],
+        on_progress: Callable[[str, int, int], None] | None = None,
+    ) -> list[DocumentInfo]:
+        """Ingest `paths` (a changed file replaces its earlier version) and return their
+        DocumentInfo. `on_progress(stage, done, total)` hears "reading" per file, then
+        "indexing" and "ready". Raises InputFileError (one line naming the file) for a file
+        that cannot be used or whose document id another file already holds, before the index
+        is touched."""
+        report = on_progress or (lambda stage, done, total: None)
+        paths = [Path(p) for p in paths]
+        with self._lock:
+            store = self._loaded.store if self._loaded is not None else self.open_store()
+            before = store.manifest()
+            known = before.documents if before is not None else {}
+            ids: list[str] = []
+            for done, path in enumerate(paths):
+                report("reading", done, len(paths))
+                document = read_document(path)
+                other = known.get(document.doc_id)
+                if other is not None and other.source != document.source:
+                    raise InputFileError(
+                        f"{path}: its document id {document.doc_id} is taken by {other.source}; "
+                        "delete that document first or rename the file"
+                    )
+                ids.append(document.doc_id)
+            report("indexing", 0, len(paths))
+            build_index(paths, store, self.embedder, self.chunk_params, self.settings.data_dir)
+            self._reopen(before)
+        report("ready", len(paths), len(paths))
+        return [info for info in self.documents() if info.doc_id in ids]
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove a document: its chunks and text from Chroma, and the derived caches built
+        with it. ValueError if the index holds no such document; CiteqaError for the last one
+        (an empty index cannot be opened: add another document first)."""
+        with self._lock:
+            store = self._loaded.store if self._loaded is not None else self.open_store()
+            manifest = store.ready_manifest()
+            if doc_id not in manifest.documents:
+                raise ValueError(f"no document {doc_id!r} in the index")
+            if len(manifest.documents) == 1:
+                raise CiteqaError(
+                    f"{manifest.documents[doc_id].title} is the only document; add another "
+                    "before deleting it"
+                )
+            store.write_manifest(replace(manifest, state="writing"))
+            store.delete_document(doc_id)
+            remaining = {d: r for d, r in manifest.documents.items() if d != doc_id}
+            after = replace(manifest, state="ready", documents=remaining)
+            ensure_derived(store, self.embedder, after, self.settings.data_dir)
+            store.write_manifest(after)
+            self._reopen(manifest)
+
+    def _reopen(self, before: Manifest | None) -> None:
+        """Open the changed index (under self._lock) and drop the caches of the old one."""
+        self._loaded = self._open_index()
+        if before is not None and before.fingerprint != self._loaded.manifest.fingerprint:
+            shutil.rmtree(derived_dir(self.settings.data_dir, before), ignore_errors=True)
+
+    def _checked_documents(
+        self, documents: Sequence[str] | None, loaded: _Loaded
+    ) -> frozenset[str] | None:
+        """The doc ids a question may search; None means all (no filter, no deeper search).
+        ValueError for an empty selection, a bare string, or ids the index does not hold."""
+        if documents is None:
+            return None
+        if isinstance(documents, str):
+            raise ValueError("documents must be a list of document ids, not one string")
+        chosen = frozenset(documents)
+        if not chosen:
+            raise ValueError("documents is empty: choose at least one document to search")
+        unknown = sorted(chosen - loaded.manifest.documents.keys())
+        if unknown:
+            raise ValueError(f"no such document(s) in the index: {', '.join(unknown)}")
+        return None if chosen == loaded.manifest.documents.keys() else chosen
+
+
 
 def _checked_arguments(
     top_k: object, mode: object, retrieval: object
@@ -601,18 +736,20 @@ def ask(
     mode: AnswerMode | None = None,
     retrieval: RetrievalMode | None = None,
     history: Sequence[Turn] = (),
+    documents: Sequence[str] | None = None,
 ) -> Answer:
     """Answer `question` from the indexed document, with cited passages.
 
     Args: top_k passages to retrieve (1..50, default CITEQA_TOP_K), mode "auto" | "extractive"
     | "generative", retrieval "hybrid" | "dense" | "keyword", history of earlier turns for
-    follow-up questions. Returns an `Answer`; `refused` is True when the document does not
+    follow-up questions, documents the doc ids to search (default all; see
+    `QAEngine.documents()`). Returns an `Answer`; `refused` is True when the document does not
     say. Raises ValueError for a bad argument, QuestionError for an unusable question,
     IndexNotReadyError / IndexMismatchError / StoreUnavailableError when the index cannot be
     used. LLM failures never raise: the offline answer comes back with a notice.
     """
     return default_engine().ask(
-        question, top_k=top_k, mode=mode, retrieval=retrieval, history=history
+        question, top_k=top_k, mode=mode, retrieval=retrieval, history=history, documents=documents
     )
 
 
@@ -622,9 +759,12 @@ def ask_stream(
     top_k: int | None = None,
     mode: AnswerMode | None = None,
     history: Sequence[Turn] = (),
+    documents: Sequence[str] | None = None,
 ) -> Iterator[str | Answer]:
     """Like `ask`, but yields text deltas as they are generated and the `Answer` last."""
-    return default_engine().ask_stream(question, top_k=top_k, mode=mode, history=history)
+    return default_engine().ask_stream(
+        question, top_k=top_k, mode=mode, history=history, documents=documents
+    )
 
 
 def retrieve(question: str, k: int = 5, *, mode: RetrievalMode | None = None) -> list[Passage]:
