@@ -14,22 +14,24 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import get_args
 
 from ingest.chunk import Chunk, ChunkParams
 from ingest.embed import Embedder, MiniLMEmbedder, set_offline_defaults
 from ingest.errors import IndexNotReadyError
 from ingest.index import Index, has_held_index, open_index, open_store
-from ingest.pipeline import ProgressLine, ingest_paths
+from ingest.pipeline import ProgressEvent, ProgressLine, ingest_paths
+from ingest.pipeline import delete_document as remove_document
 from ingest.store import ChromaStore
 from rag import prompts
 from rag.answer import REFUSAL_TEXT, Deadline, OpenAIAnswerer
 from rag.cite import REFUSAL_PATTERN, CheckedAnswer, assemble, check_citations
 from rag.compose import Composer, Composition, Retrieved
-from rag.errors import LLMError, QuestionError
+from rag.errors import CiteqaError, LLMError, QuestionError
 from rag.evidence import Evidence, SentenceRow
 from rag.policy import AnswerPolicy
 from rag.question import (
@@ -45,7 +47,7 @@ from rag.question import (
 from rag.retrieve import HybridRetriever, to_passage
 from rag.settings import Settings, load_settings
 from rag.structure import OutlineSection
-from rag.types import Answer, AnswerMode, Passage, RetrievalMode, Turn
+from rag.types import Answer, AnswerMode, DocumentInfo, Passage, RetrievalMode, Turn
 from rag.zh_glossary import translate_terms
 
 MAX_TOP_K = 50
@@ -318,6 +320,8 @@ class QAEngine:
                 for s in scope
             )
 
+        # The document selection filters inside both rankers (Chroma's where, the keyword
+        # cache's document mask); a named part is checked on the chunks that come back.
         search = loaded.retriever.search(
             question, k, mode, query_vector=vector, documents=documents,
             keep=keep if scope else None,
@@ -363,11 +367,18 @@ class QAEngine:
         mode: AnswerMode | None = None,
         retrieval: RetrievalMode | None = None,
         history: Sequence[Turn] = (),
+        documents: Sequence[str] | None = None,
     ) -> Answer:
         """Answer a question with cited passages (see `rag.ask`)."""
         final: Answer | None = None
         for item in self.ask_stream(
-            question, top_k=top_k, mode=mode, retrieval=retrieval, history=history, stream=False
+            question,
+            top_k=top_k,
+            mode=mode,
+            retrieval=retrieval,
+            history=history,
+            stream=False,
+            documents=documents,
         ):
             if isinstance(item, Answer):
                 final = item
@@ -383,13 +394,15 @@ class QAEngine:
         retrieval: RetrievalMode | None = None,
         history: Sequence[Turn] = (),
         stream: bool = True,
+        documents: Sequence[str] | None = None,
     ) -> Iterator[str | Answer]:
         """Yield answer text as it is written (str deltas), then the checked `Answer` last.
 
         The streamed text is the model's raw draft; the final Answer's text is the checked one
         (markers repaired and renumbered), which a page should show once it arrives.
-        Raises QuestionError for an unusable question and ValueError for a bad argument;
-        never raises for LLM failures.
+        `documents` limits the search to those doc ids (None: every document).
+        Raises QuestionError for an unusable question and ValueError for a bad argument
+        (including a doc id the index does not hold); never raises for LLM failures.
         """
         started = time.perf_counter()
         k, mode, retrieval = _checked_arguments(top_k, mode, retrieval)
@@ -397,6 +410,7 @@ class QAEngine:
         text, notices = sanitize_question(question)
         use_llm = self._use_generative(mode)
         loaded = self._load()
+        searched_documents = self._checked_documents(documents, loaded)
         deadline = Deadline.after(self.settings.llm_deadline_s)
         follow_up = bool(history) and is_follow_up(text)
         standalone, more = self.standalone_question(text, history, use_llm, deadline)
@@ -408,7 +422,7 @@ class QAEngine:
             )
         k = k or self.settings.top_k
         retrieval_mode: RetrievalMode = retrieval or self.settings.retrieval_mode
-        retrieved = self._search(searched, k, retrieval_mode)
+        retrieved = self._search(searched, k, retrieval_mode, documents=searched_documents)
 
         checked: CheckedAnswer | None = None
         answerer = "extractive"
@@ -451,7 +465,9 @@ class QAEngine:
         composition = self._composer(loaded).compose(
             searched,
             retrieved,
-            lambda part, scope: self._search(part, k, retrieval_mode, scope),
+            lambda part, scope: self._search(
+                part, k, retrieval_mode, scope, documents=searched_documents
+            ),
             previous_answer=history[-1].answer if follow_up else "",
         )
         answer = self._from_composition(composition, searched, original, retrieved, notices, started)
@@ -521,6 +537,89 @@ class QAEngine:
             searched, retrieved, lambda part, scope: self._search(part, k, "hybrid", scope)
         )
 
+    # --- documents (page API) -------------------------------------------------------------
+    # What the page calls to list, add and remove documents, so that it never touches the
+    # store: ingest.pipeline writes (a document at a time, atomically for readers) and the
+    # open index catches up through its generation check.
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every indexed document, by title."""
+        records = self._load().index.documents.values()
+        infos = [
+            DocumentInfo(
+                doc_id=record.doc_id,
+                title=record.title,
+                kind=record.kind,
+                pages=record.pages or None,
+                chunks=record.chunks,
+                added_at=record.added_at,
+                source=record.source,
+            )
+            for record in records
+        ]
+        return sorted(infos, key=lambda info: (info.title.lower(), info.doc_id))
+
+    def add_documents(
+        self,
+        paths: Sequence[Path],
+        on_progress: Callable[[str, int, int], None] | None = None,
+    ) -> list[DocumentInfo]:
+        """Ingest `paths` (a changed file replaces its earlier version) and return their
+        DocumentInfo. `on_progress(stage, done, total)` hears every stage of the ingest
+        (read … keyword). Raises InputFileError (one line naming the file) for a file that
+        cannot be used or whose document id another file already holds, before anything is
+        written."""
+
+        def progress(event: ProgressEvent) -> None:
+            if on_progress is not None:
+                on_progress(event.stage, event.done, event.total)
+
+        summary = ingest_paths(
+            [Path(p) for p in paths], self.settings, self.embedder, progress=progress
+        )
+        self._caught_up()
+        ids = {*summary.added_documents, *summary.replaced_documents, *summary.skipped_documents}
+        return [info for info in self.documents() if info.doc_id in ids]
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove a document: its record first (it vanishes for readers), then its chunks,
+        sentences and text from Chroma; the keyword cache follows. UnknownDocumentError if the
+        index holds no such document; CiteqaError for the last one (an index with no document
+        is one that lost its documents: add another document first)."""
+        records = self._load().index.documents
+        if doc_id in records and len(records) == 1:
+            raise CiteqaError(
+                f"{records[doc_id].title} is the only document; add another before deleting it"
+            )
+        remove_document(self.settings, doc_id)
+        self._caught_up()
+
+    def _caught_up(self) -> None:
+        """After this process changed the store: open the index, or bring it up to date now
+        rather than at the next periodic check."""
+        if self._loaded is None:
+            self._load()
+        else:
+            self._loaded.index.refresh(force=True)
+
+    def _checked_documents(
+        self, documents: Sequence[str] | None, loaded: _Loaded
+    ) -> frozenset[str] | None:
+        """The doc ids a question may search; None means all (no filter).
+        ValueError for an empty selection, a bare string, or ids the index does not hold."""
+        if documents is None:
+            return None
+        if isinstance(documents, str):
+            raise ValueError("documents must be a list of document ids, not one string")
+        chosen = frozenset(documents)
+        if not chosen:
+            raise ValueError("documents is empty: choose at least one document to search")
+        held = loaded.index.documents.keys()
+        unknown = sorted(chosen - held)
+        if unknown:
+            raise ValueError(f"no such document(s) in the index: {', '.join(unknown)}")
+        return None if chosen == held else chosen
+
 
 def _checked_arguments(
     top_k: object, mode: object, retrieval: object
@@ -552,18 +651,20 @@ def ask(
     mode: AnswerMode | None = None,
     retrieval: RetrievalMode | None = None,
     history: Sequence[Turn] = (),
+    documents: Sequence[str] | None = None,
 ) -> Answer:
     """Answer `question` from the indexed document, with cited passages.
 
     Args: top_k passages to retrieve (1..50, default CITEQA_TOP_K), mode "auto" | "extractive"
     | "generative", retrieval "hybrid" | "dense" | "keyword", history of earlier turns for
-    follow-up questions. Returns an `Answer`; `refused` is True when the document does not
+    follow-up questions, documents the doc ids to search (default all; see
+    `QAEngine.documents()`). Returns an `Answer`; `refused` is True when the document does not
     say. Raises ValueError for a bad argument, QuestionError for an unusable question,
     IndexNotReadyError / IndexMismatchError / StoreUnavailableError when the index cannot be
     used. LLM failures never raise: the offline answer comes back with a notice.
     """
     return default_engine().ask(
-        question, top_k=top_k, mode=mode, retrieval=retrieval, history=history
+        question, top_k=top_k, mode=mode, retrieval=retrieval, history=history, documents=documents
     )
 
 
@@ -573,9 +674,12 @@ def ask_stream(
     top_k: int | None = None,
     mode: AnswerMode | None = None,
     history: Sequence[Turn] = (),
+    documents: Sequence[str] | None = None,
 ) -> Iterator[str | Answer]:
     """Like `ask`, but yields text deltas as they are generated and the `Answer` last."""
-    return default_engine().ask_stream(question, top_k=top_k, mode=mode, history=history)
+    return default_engine().ask_stream(
+        question, top_k=top_k, mode=mode, history=history, documents=documents
+    )
 
 
 def retrieve(question: str, k: int = 5, *, mode: RetrievalMode | None = None) -> list[Passage]:

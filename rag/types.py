@@ -102,3 +102,31 @@ class Turn:
 
     question: str
     answer: str
+
+
+DocumentStatus = Literal["ready", "ingesting", "failed"]
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One document as the page lists it (`QAEngine.documents()`).
+
+    `kind` is the file type ("txt", "md", "html", "pdf", "docx"); `pages` the number of pages
+    for paged formats (PDF), else None; `chunks` how many passages it was cut into;
+    `added_at` when it was added (ISO 8601 UTC, "" when the index does not know); `source`
+    the file name it was read from. `status` is "ready" for an indexed document; the page
+    also lists files still "ingesting" or that "failed", with `error` the one-line reason.
+    """
+
+    doc_id: str
+    title: str
+    kind: str
+    pages: int | None
+    chunks: int
+    added_at: str = ""
+    source: str = ""
+    status: DocumentStatus = "ready"
+    error: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)

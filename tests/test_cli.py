@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port
 
 CITEQA = [sys.executable, "-m", "ui.cli"]
 REPO = Path(__file__).resolve().parent.parent
@@ -123,3 +127,47 @@ def test_every_command_has_help_with_an_example(command: str, tmp_path: Path) ->
     result = run([command, "--help"], tmp_path)
     assert result.returncode == 0
     assert "example: citeqa " + command in result.stdout
+
+
+def test_ui_prints_the_url_it_serves(index_dir: Path) -> None:
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CITEQA_", "OPENAI_"))}
+    process = subprocess.Popen(
+        [*CITEQA, "ui", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**environment, "CITEQA_DATA_DIR": str(index_dir)},
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # blocks until the page is up (or the process ends)
+        assert line == f"citeqa: serving the chat page on http://127.0.0.1:{port}/ (Ctrl+C stops it)\n", (
+            line + (process.stderr.read() if process.poll() is not None and process.stderr else "")
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
+            assert response.status == 200 and b"citeqa" in response.read()
+    finally:
+        process.terminate()  # only the process this test started
+        process.wait(timeout=30)
+
+
+def test_ui_on_a_taken_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run(["ui", "--port", str(port)], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"citeqa: error: port {port} on 127.0.0.1 is already in use; choose another with --port\n"
+    )
+    assert not (tmp_path / "chroma").exists()  # refused before the index was opened
+
+
+def test_ui_on_an_address_of_another_machine_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    # An address no interface here has: binding fails locally, nothing goes on the network.
+    result = run(["ui", "--host", "10.255.255.1", "--port", "7860"], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "citeqa: error: cannot serve on 10.255.255.1: not an address of this machine\n"

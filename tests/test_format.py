@@ -6,20 +6,35 @@ real engine over the real Strategy check the rules hold on what the page actuall
 
 from __future__ import annotations
 
+import html as html_module
 import re
 from html import escape as html_escape
 
 import pytest
 
 from rag import Answer, AnswerSentence, Passage, QAEngine
+from rag.types import DocumentInfo
+from ui.conversation import Exchange
 from ui.format import (
+    PARTIAL_COSINE,
+    STRONG_SUPPORT,
     PassageChoice,
+    answer_markdown,
+    chat_messages,
+    citation_preview,
+    cited_relevance,
+    closest_relevance,
+    conversation_markdown,
     describe_answerer,
+    exchange_of_message,
+    page_label,
     passage_choices,
     render_answer,
     render_document_view,
+    render_documents,
     render_draft,
     render_error,
+    render_header,
     render_question,
     render_sources,
     supporting_spans,
@@ -114,9 +129,21 @@ def marked(html: str) -> list[str]:
     return re.findall(r"<mark>(.*?)</mark>", html)
 
 
+def visible(html: str) -> str:
+    """The message without the hidden text its copy link copies."""
+    return re.sub(r'<span class="citeqa-md"[^>]*>.*?</span>', "", html)
+
+
+def copied(html: str) -> str:
+    """What the copy link of a message copies: the hidden Markdown, as the browser reads it."""
+    found = re.search(r'<span class="citeqa-md"[^>]*>(.*?)</span>', html)
+    assert found is not None
+    return html_module.unescape(found.group(1))
+
+
 # --- chat messages -------------------------------------------------------------------------
 def test_markers_become_citation_links_carrying_turn_and_number() -> None:
-    html = render_answer(QUOTED, turn=3)
+    html = visible(render_answer(QUOTED, turn=3))
     links = re.findall(
         r'<sup><a class="cite turn-3 cite-(\d)" data-turn="3" data-cite="(\d)"', html
     )
@@ -390,3 +417,152 @@ def test_real_refusal_lists_the_nearest_retrieved_sections(engine: QAEngine) -> 
     assert "does not say" in html and 'class="citeqa-refusal"' in html
     listed = re.findall(r'class="cite turn-0 cite-\d closest"[^>]*>(.*?)</a>', html)
     assert listed == [p.section for p in answer.retrieved[:3]]
+
+
+# --- pages, relevance, previews ------------------------------------------------------------
+ON_PAGE_12 = Passage(**{**PROGRESS.to_dict(), "page": 12})  # type: ignore[arg-type]
+PAGED = answer_of(
+    "In 2005 it reached 7.2 per cent of GDP [1].",
+    [ON_PAGE_12],
+    [AnswerSentence("In 2005 it reached 7.2 per cent of GDP.", (1,), 1.0, True,
+                    spans=(span_of(PROGRESS, "In 2005 it reached 7.2 per cent of GDP."),))],
+)
+
+
+def test_a_paged_passage_is_cited_as_p_n_everywhere_the_page_names_it() -> None:
+    assert page_label(ON_PAGE_12) == "p. 12" and page_label(PROGRESS) == ""
+    assert '<span class="source-page">p. 12</span>' in render_sources(PAGED, 0)
+    assert passage_choices(PAGED)[0].label == "[1] II (1) Progress · p. 12"
+    assert "Test Document · II (1) Progress · p. 12 (strong match):" in citation_preview(PAGED, 1)
+    view = render_document_view(DOCUMENT, passage_choices(PAGED)[0])
+    assert "Test Document · p. 12 · characters" in view
+    assert "- **[1]** Test Document · II (1) Progress · p. 12 (strong match)" in answer_markdown(PAGED)
+    assert "source-page" not in render_sources(QUOTED, 0)  # an unpaged passage names no page
+
+
+@pytest.mark.parametrize(
+    ("support", "expected"),
+    [(1.0, "strong match"), (STRONG_SUPPORT, "strong match"), (0.79, "partial match"),
+     (0.58, "partial match"), (0.57, "weak match"), (0.0, "weak match")],
+)
+def test_cited_relevance_in_words_follows_support_and_the_policy_threshold(
+    support: float, expected: str
+) -> None:
+    assert cited_relevance(support, threshold=0.58) == expected
+
+
+def test_an_uncited_closest_passage_is_at_most_a_partial_match() -> None:
+    assert closest_relevance(None) == "weak match"  # fused ranks are no evidence of meaning
+    assert closest_relevance(PARTIAL_COSINE) == "partial match"
+    assert closest_relevance(0.99) == "partial match"
+    assert closest_relevance(0.3) == "weak match"
+
+
+def test_sources_say_relevance_in_words_never_raw_scores() -> None:
+    paraphrase = answer_of(
+        "By 2005 it reached 7.2 per cent [1].",
+        [PROGRESS],
+        [AnswerSentence("By 2005 it reached 7.2 per cent.", (1,), 0.66, True)],
+        answerer="generative:m",
+    )
+    html = render_sources(paraphrase, 0)
+    assert '<span class="relevance partial">partial match</span>' in html
+    assert "0.66" not in html and "0.5" not in html  # neither support nor the retrieval score
+    refusal = answer_of("The document does not say.", [], [], refused=True, retrieved=[PROGRESS])
+    assert '<span class="relevance weak">weak match</span>' in render_sources(refusal, 0)
+    dense = render_sources(refusal, 0, scores_are_cosines=True)  # PROGRESS.score is 0.5
+    assert '<span class="relevance partial">partial match</span>' in dense
+
+
+def test_each_marker_carries_a_hidden_preview_of_the_sentence_it_cites() -> None:
+    html = render_answer(QUOTED, turn=0)
+    previews = re.findall(r'<span class="cite-preview">(.*?)</span>\[(\d)\]</a>', html)
+    assert [n for _, n in previews] == ["1", "2"]
+    assert previews[0][0] == (
+        "Test Document · II (1) Progress (strong match): In 2005 it reached 7.2 per cent of GDP."
+    )
+    assert "&lt;script&gt;" in previews[1][0] and "<script>" not in html
+
+
+def test_the_copy_link_copies_the_answer_with_its_numbered_sources_as_markdown() -> None:
+    html = render_answer(QUOTED, turn=0)
+    assert "\n" not in html  # still one HTML block: the line breaks are character references
+    assert copied(html) == answer_markdown(QUOTED)
+    assert answer_markdown(QUOTED) == (
+        'In 2005 it reached 7.2 per cent of GDP [1]. Never run <script>alert("x")</script> & '
+        "friends [2].\n\nSources:\n\n"
+        "- **[1]** Test Document · II (1) Progress (strong match)\n"
+        "  > In 2005 it reached 7.2 per cent of GDP.\n\n"
+        "- **[2]** Test Document · III Tricks <b>bold</b> (strong match)\n"
+        '  > Never run <script>alert("x")</script> & friends.\n'
+    )
+
+
+def test_rating_links_carry_the_answers_turn_and_show_the_rating_given() -> None:
+    html = render_answer(QUOTED, turn=4, rating=-1)
+    links = re.findall(r'<a class="citeqa-rate rate-(up|down) turn-4( chosen)?"', html)
+    assert links == [("up", ""), ("down", " chosen")]
+
+
+# --- the conversation as chat messages and Markdown ----------------------------------------
+CONVERSATION = [
+    Exchange("What share of GDP?", QUOTED),
+    Exchange("", None, "The question is empty"),
+    Exchange("And exports?", PAGED, rating=1),
+]
+
+
+def test_chat_messages_render_each_exchange_and_map_back_to_it() -> None:
+    messages = chat_messages(CONVERSATION)
+    assert [m["role"] for m in messages] == ["user", "assistant", "assistant", "user", "assistant"]
+    assert "The question is empty." in messages[2]["content"]
+    assert 'turn-2 cite-1"' in messages[4]["content"]  # the third exchange's markers say turn 2
+    assert [exchange_of_message(CONVERSATION, i) for i in range(6)] == [None, 0, 1, None, 2, None]
+
+
+def test_the_conversation_exports_as_markdown_with_numbered_sources() -> None:
+    text = conversation_markdown(CONVERSATION, "Test Document")
+    assert text.startswith("# citeqa conversation: Test Document\n\n## What share of GDP?\n\n")
+    assert "## (empty question)\n\n_The question is empty_" in text
+    assert "## And exports?\n\nIn 2005 it reached 7.2 per cent of GDP [1]." in text
+    assert text.count("Sources:") == 2
+
+
+# --- documents panel and header ------------------------------------------------------------
+def document_info(title: str, **fields: object) -> DocumentInfo:
+    values: dict[str, object] = {
+        "doc_id": title.lower(), "title": title, "kind": "pdf", "pages": 3, "chunks": 7,
+        "added_at": "2026-11-30T14:02:09+00:00", "source": f"{title.lower()}.pdf",
+    }
+    return DocumentInfo(**{**values, **fields})  # type: ignore[arg-type]
+
+
+def test_documents_table_lists_type_pages_passages_time_and_status() -> None:
+    rows = [
+        document_info("Harbour"),
+        document_info("<b>x</b>", status="failed", error="x.pdf: is not a readable PDF (EOF)",
+                      pages=None, chunks=0),
+        document_info("Notes", kind="md", pages=None, status="ingesting", error="reading the file"),
+    ]
+    html = render_documents(rows)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr class.*?</tr>", html)]
+    assert cells[0] == [
+        'Harbour<div class="doc-source">harbour.pdf</div>', "PDF", "3", "7", "2026-11-30 14:02 UTC",
+        '<span class="doc-status ready">ready</span>',
+    ]
+    assert "&lt;b&gt;x&lt;/b&gt;" in cells[1][0] and "<b>x" not in html
+    assert cells[1][5].endswith('<div class="doc-detail">x.pdf: is not a readable PDF (EOF)</div>')
+    assert cells[2][1:5] == ["Markdown", "—", "—", "2026-11-30 14:02 UTC"]
+    assert "adding…" in cells[2][5] and "reading the file" in cells[2][5]
+    assert "No documents yet" in render_documents([])
+
+
+def test_header_names_the_one_document_or_counts_them_and_says_when_one_is_being_added() -> None:
+    one = render_header([document_info("Harbour <Policy>")])
+    assert "<h1>citeqa · Harbour &lt;Policy&gt;</h1>" in one
+    two = render_header([document_info("A"), document_info("B")])
+    assert "<h1>citeqa · 2 documents</h1>" in two and "Search in" in two
+    adding = render_header(
+        [document_info("A")], [document_info("New", status="ingesting", error="queued")]
+    )
+    assert "Adding New (queued)… you can keep asking meanwhile." in adding

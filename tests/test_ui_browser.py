@@ -218,7 +218,7 @@ def test_an_empty_question_gets_a_short_message_and_clear_forgets_everything(vis
     assert "Traceback" not in page.locator("#citeqa-chat").inner_text()
 
     visit.ask(GDP_QUESTION)
-    page.get_by_role("button", name="Clear conversation").click()
+    page.get_by_role("button", name="New chat").click()
     page.locator("#citeqa-sources .citeqa-sources.empty").wait_for()
     assert page.locator("#citeqa-chat .citeqa-message").count() == 0
     # A new conversation starts at answer 0 again: its marker opens its own passage.

@@ -49,7 +49,9 @@ def test_the_page_offers_one_public_ask_endpoint(page_url: str) -> None:
     assert isinstance(api, dict)
     assert list(api["named_endpoints"]) == ["/ask"]
     names = [p["parameter_name"] for p in api["named_endpoints"]["/ask"]["parameters"]]
-    assert names == ["question", "chat", "mode", "top_k"]
+    # The conversation is the session's own state, not a parameter; `documents` limits the
+    # search (default: every document).
+    assert names == ["question", "mode", "top_k", "documents"]
 
 
 def test_four_people_asking_at_once_each_get_their_own_cited_answer(page_url: str) -> None:
@@ -106,7 +108,7 @@ def test_a_model_answer_still_generating_does_not_hold_back_an_offline_answer(
 ) -> None:
     url, server = slow_model_page_url
     waiting = Client(url, verbose=False).submit(
-        "What are the strategic objectives for 2020?", [], "generative", 5, api_name="/ask"
+        "What are the strategic objectives for 2020?", "generative", 5, api_name="/ask"
     )
     deadline = time.monotonic() + RESULT_TIMEOUT_S
     while not server.requests:  # the model now holds that answer
@@ -115,7 +117,6 @@ def test_a_model_answer_still_generating_does_not_hold_back_an_offline_answer(
 
     offline = Client(url, verbose=False).predict(
         "What share of GDP did the information industry reach in 2005?",
-        [],
         "extractive",
         5,
         api_name="/ask",

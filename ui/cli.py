@@ -25,7 +25,7 @@ EXAMPLES = {
     "documents": "example: citeqa documents --json",
     "ask": 'example: citeqa ask "What share of GDP did the information industry reach in 2005?"\n'
     '         citeqa ask --json --k 8 "What are the strategic objectives for 2020?"',
-    "ui": "example: citeqa ui --port 7860",
+    "ui": "example: citeqa ui --port 7860            # then open the URL it prints",
     "eval": "example: citeqa eval --retrieval hybrid,dense,keyword --compare eval/runs/last/results.json",
 }
 
@@ -194,11 +194,20 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_ui(args: argparse.Namespace, settings: Settings) -> int:
-    from ui.app import build_app, launch
+    from ui.app import build_app, check_address, launch
 
+    host = args.host or settings.ui_host
+    port = settings.ui_port if args.port is None else args.port
+    check_address(host, port)  # a taken port or a bad host fails before the index is opened
     engine = QAEngine(settings)
     engine.warm_up()
-    launch(build_app(engine, settings), settings, host=args.host, port=args.port)
+    app = build_app(engine, settings)
+    url = launch(app, settings, host=host, port=port, prevent_thread_lock=True)
+    print(f"citeqa: serving the chat page on {url} (Ctrl+C stops it)", flush=True)
+    try:
+        app.block_thread()
+    finally:
+        app.close()
     return 0
 
 
