@@ -413,20 +413,28 @@ class Composer:
         models.", a paragraph's short first sentence) brings the sentence after it, which says
         what the heading means; a section's own heading line is replaced by that sentence."""
         out: list[ScoredSentence] = []
-        by_start = {(s.passage_index, s.start): s for s in scored}
-        following = sorted(scored, key=lambda s: (s.passage_index, s.start))
         for s in chosen:
             heading = is_titled_heading(s.text, s.start, passages[s.passage_index])
-            if not heading:
-                out.append(s)
             if len(s.text.split()) > RUN_IN_WORDS and not heading:
+                out.append(s)
                 continue
-            later = [
-                t for t in following
-                if t.passage_index == s.passage_index and t.start > s.start
-            ]
-            if later and later[0] not in chosen and (later[0].passage_index, later[0].start) in by_start:
-                out.append(later[0])
+            doc = passages[s.passage_index].doc
+            later = sorted(
+                (t for t in scored if passages[t.passage_index].doc == doc and t.start > s.start),
+                key=lambda t: t.start,
+            )
+            body = later[0] if later and later[0] not in chosen else None
+            if body is not None and body.passage_index != s.passage_index:
+                holder = passages[body.passage_index]
+                if not (holder.start <= s.start and s.end <= holder.end):
+                    body = None  # no one passage holds both: the heading stands alone
+                elif not heading:
+                    # Overlapping chunks: cite the heading to the passage holding its body too.
+                    s = _rescored(s, s.score, passage_index=body.passage_index)
+            if not heading or body is None:
+                out.append(s)
+            if body is not None:
+                out.append(body)
         return out
 
     def _enumerate(self, document_list: DocumentList) -> list[ComposedSentence]:
@@ -552,6 +560,10 @@ class Composer:
             overlap = self._evidence.weighted_share(question_words, in_label)
             cosine = float(np.dot(self._embed_text(candidate.label), vector))
             score = policy.cosine_weight * cosine + (1 - policy.cosine_weight) * overlap
+            # "What are the objectives for national defence?" is about one item, not the list
+            # of objectives: the more of the question's words the label leaves unexplained,
+            # the less the list is the answer.
+            score *= 1.0 - policy.list_focus_penalty * (1.0 - overlap)
             if scope and candidate.kind == "sections":
                 # The reader named the part: its own sections are the list they mean.
                 score = max(score, policy.structure_min_cosine)
@@ -655,9 +667,10 @@ def _wanted_values(question: str) -> list[re.Pattern[str]]:
     return [has for asks, has in pairs if asks.search(question)]
 
 
-def _rescored(s: ScoredSentence, score: float) -> ScoredSentence:
+def _rescored(s: ScoredSentence, score: float, passage_index: int | None = None) -> ScoredSentence:
     return ScoredSentence(
-        s.passage_index, s.start, s.end, s.text, score, s.cosine, s.overlap, s.vector
+        s.passage_index if passage_index is None else passage_index,
+        s.start, s.end, s.text, score, s.cosine, s.overlap, s.vector,
     )
 
 
