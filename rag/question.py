@@ -97,7 +97,8 @@ FRAME_WORDS = frozenset(
     ones other others another both either each all so then plus same again document
     strategy text paper part section i you we us our my your really exactly just come comes
     kind kinds type types way ways thing things example examples detail details further
-    compare compared comparison contrast difference differences differ between versus vs""".split()
+    compare compared comparison contrast difference differences differ between versus vs
+    many much number main major""".split()
 )
 _ZH_FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|此外|而且|并且)|呢[？?]?$|(它|它们|他们|这些|那些|其)")
 
