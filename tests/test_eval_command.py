@@ -49,7 +49,8 @@ def test_split_runs_only_its_items(
         assert list(run.summary["by_split"]) == [split]  # type: ignore[arg-type]
         printed = capsys.readouterr().out
         other = "holdout" if split == "tune" else "tune"
-        assert re.search(rf"^\s+metric\s+{split}\s+all\s+gate {split}$", printed, re.MULTILINE)
+        targets = r"\s+gate target holdout" if split == "holdout" else ""
+        assert re.search(rf"^\s+metric\s+{split}\s+all\s+gate {split}{targets}$", printed, re.MULTILINE)
         assert f"{other} not run (no {other} items)" in printed
 
 
@@ -60,12 +61,15 @@ def test_all_splits_are_printed_side_by_side(
     code = run_eval_command(parse(["--qa", str(qa), "--mode", "extractive", "--out",
                                    str(tmp_path / "o"), "--no-progress", "--gate"]), settings)
     printed = capsys.readouterr().out
-    assert re.search(r"^\s+metric\s+tune\s+holdout\s+all\s+gate tune\s+gate holdout$", printed, re.MULTILINE)
+    assert re.search(
+        r"^\s+metric\s+tune\s+holdout\s+all\s+gate tune\s+gate holdout\s+gate target holdout$",
+        printed, re.MULTILINE,
+    )
     gate = re.search(r"^  gate: tune (passes|fails: .*) \| holdout (passes|fails: .*)$", printed, re.MULTILINE)
     assert gate is not None
     assert code == (0 if gate.group(1) == gate.group(2) == "passes" else 1)
     report = (tmp_path / "o" / "report.md").read_text(encoding="utf-8")
-    assert "| metric | tune | holdout | all | gate tune | gate holdout |" in report
+    assert "| metric | tune | holdout | all | gate tune | gate holdout | gate target holdout |" in report
 
 
 def test_a_split_without_items_is_exit_2(
