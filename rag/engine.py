@@ -92,10 +92,7 @@ class IndexView:
 
     # StructureSource
     def outline(self, doc_id: str) -> Sequence[OutlineSection]:
-        return [
-            OutlineSection(s.doc_id, s.part, s.part_title, s.number, s.title, s.path, s.start)
-            for s in self._index.outline(doc_id)
-        ]
+        return self._index.outline(doc_id)
 
     def section_passages(self, doc_id: str, path: str) -> Sequence[Passage]:
         ids = self._index.section_chunk_ids(doc_id, path)

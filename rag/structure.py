@@ -20,24 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from ingest.cache import StoredSection
 from rag.types import Passage
 
-
-@dataclass(frozen=True)
-class OutlineSection:
-    """One section of a document's outline, as its chunks record it.
-
-    `number` is "" for a part's own introduction (or a Notice/Preamble); `path` is the section
-    path passages carry ("V (2) E-commerce action plans").
-    """
-
-    doc_id: str
-    part: str
-    part_title: str
-    number: str
-    title: str
-    path: str
-    start: int
+# One section of a document's outline, as its chunks record it ("V (2) E-commerce action
+# plans": part "V", number "2"; number "" for a part's introduction). The index keeps these.
+OutlineSection = StoredSection
 
 
 class StructureSource(Protocol):

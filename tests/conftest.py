@@ -31,6 +31,19 @@ from tests.openai_server import ScriptedChatServer
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "data" / "corpus" / "national-informatization-strategy-2006-2020.txt"
+# A document small enough to ingest in a second, with the Strategy's kind of structure.
+SMALL = """A Small Policy
+
+I, Aims
+
+(1) Water
+
+The plan keeps rivers clean. Factories report their discharges every month.
+
+(2) Air
+
+Cities plant trees along main roads. Coal boilers are replaced by 2030.
+"""
 
 
 @pytest.fixture(autouse=True)

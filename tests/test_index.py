@@ -23,20 +23,8 @@ from ingest.keyword import KeywordIndex
 from ingest.pipeline import delete_document, ingest_paths
 from ingest.store import ChromaStore
 from rag import QAEngine, load_settings
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, SMALL
 
-SMALL = """A Small Policy
-
-I, Aims
-
-(1) Water
-
-The plan keeps rivers clean. Factories report their discharges every month.
-
-(2) Air
-
-Cities plant trees along main roads. Coal boilers are replaced by 2030.
-"""
 QUESTIONS = ["digital divide", "information security protection", "e-commerce small enterprises"]
 
 

@@ -26,21 +26,9 @@ from ingest.pipeline import (
     list_documents,
 )
 from ingest.store import TEXT_BLOCK_CHARS, ChromaStore
-from tests.conftest import CORPUS, CountingEmbedder
+from tests.conftest import CORPUS, SMALL, CountingEmbedder
 
 STRATEGY = "national-informatization-strategy-2006-2020"
-SMALL = """A Small Policy
-
-I, Aims
-
-(1) Water
-
-The plan keeps rivers clean. Factories report their discharges every month.
-
-(2) Air
-
-Cities plant trees along main roads. Coal boilers are replaced by 2030.
-"""
 SOIL = "\n(3) Soil\n\nFarms test soil each spring. Orchards rotate their crops.\n"
 
 

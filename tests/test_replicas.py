@@ -21,21 +21,9 @@ from ingest.load import read_document
 from ingest.pipeline import ingest_paths
 from ingest.sections import parse_sections
 from ingest.store import ChromaStore
-from tests.conftest import CountingEmbedder
+from tests.conftest import SMALL, CountingEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
-SMALL = """A Small Policy
-
-I, Aims
-
-(1) Water
-
-The plan keeps rivers clean. Factories report their discharges every month.
-
-(2) Air
-
-Cities plant trees along main roads. Coal boilers are replaced by 2030.
-"""
 HARBOUR = """Harbour Rules
 
 Pilots board every ship at the outer buoy. Tugs wait inside the breakwater at night.
