@@ -81,7 +81,7 @@ def _attach(claim: str, marker: str) -> str:
     if not marker:
         return claim
     if claim and claim[-1] in ".!?;。！？":
-        return f"{claim[:-1]} {marker}{claim[-1]}"
+        return f"{claim[:-1].rstrip()} {marker}{claim[-1]}"
     return f"{claim} {marker}"
 
 

@@ -693,11 +693,12 @@ def _count_word(n: int) -> str:
 
 
 def _list_intro(document_list: DocumentList, count: int) -> str:
-    """The sentence before a list: what it is and how many items it has (digits and word)."""
+    """The sentence before a list: what it is, where, and how many items (digits and word)."""
     number = f"{count} ({_count_word(count)})"
     if document_list.title:
         return f"{document_list.title} sets out {number} items:"
-    return f"The document lists {number} items under “{_shorten(document_list.label.rstrip(' :'))}”:"
+    where = document_list.anchor.section
+    return f"The document lists {number} items in {where}:"
 
 
 def _shorten(text: str, words: int = 14) -> str:

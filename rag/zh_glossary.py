@@ -152,6 +152,8 @@ ZH_EN_TERMS: dict[str, str] = {
     "合作": "cooperation",
     "交流": "exchange",
     "世界": "worldwide global",
+    "会议": "conference",
+    "工作": "work",
 }
 
 # What a question asks for, so the offline answerer can tell a question for a name, a date or
