@@ -80,7 +80,7 @@ def _attach(claim: str, marker: str) -> str:
     """Put the markers before the sentence's final punctuation: 'GDP [1].'"""
     if not marker:
         return claim
-    if claim and claim[-1] in ".!?;。！？":
+    if claim and claim[-1] in ".!?;:。！？":
         return f"{claim[:-1].rstrip()} {marker}{claim[-1]}"
     return f"{claim} {marker}"
 

@@ -439,8 +439,18 @@ class Composer:
 
     def _enumerate(self, document_list: DocumentList) -> list[ComposedSentence]:
         items = document_list.items[: self.policy.max_list_items]
-        intro = _list_intro(document_list, len(document_list.items))
-        sentences = [ComposedSentence(intro, (), (), heading=True)]
+        anchor, (start, end) = document_list.anchor, document_list.lead_in
+        if end > start:
+            # The document's own lead-in, quoted and cited ("The strategic objectives … until
+            # 2020 are"), with the count the reader may have asked for.
+            count = len(document_list.items)
+            lead = anchor.text[start - anchor.start : end - anchor.start]
+            intro = f"{lead} the following {count} ({_count_word(count)}):"
+            sentences = [
+                ComposedSentence(intro, (anchor,), ((start - anchor.start, end - anchor.start),), heading=True)
+            ]
+        else:
+            sentences = [ComposedSentence(_list_intro(document_list, len(document_list.items)), (), (), heading=True)]
         sentences += [
             ComposedSentence(
                 item.text,

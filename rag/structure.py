@@ -62,6 +62,9 @@ class DocumentList:
     items: tuple[ListItem, ...]
     anchor: Passage
     title: str = ""  # what an answer calls the list (a part's heading); the label if empty
+    # The document's own words that open the list ("The strategic objectives … until 2020
+    # are"), as (start, end) offsets in the document; (0, 0) when it has none.
+    lead_in: tuple[int, int] = (0, 0)
 
 
 _ORDINALS = (
@@ -147,11 +150,13 @@ def passage_lists(passage: Passage, section_passages: Sequence[Passage] = ()) ->
         if rest_start >= len(text) or text[rest_start] == "\n":
             block = _block_items(passage, section_passages, rest_start)
             if len(block) >= 2:
-                found.append(DocumentList("block", label, tuple(block), passage))
+                lead_span = (passage.start + sentence_start, passage.start + lead.start() + len(lead.group(1)))
+                found.append(DocumentList("block", label, tuple(block), passage, lead_in=lead_span))
             continue
         items = _inline_items(passage, rest_start, sentence_end)
+        lead_span = (passage.start + sentence_start, passage.start + lead.start() + len(lead.group(1)))
         if len(items) >= 3:
-            found.append(DocumentList("inline", label, tuple(items), passage))
+            found.append(DocumentList("inline", label, tuple(items), passage, lead_in=lead_span))
     dashes = _dash_items(passage)
     if len(dashes) >= 2:
         found.append(DocumentList("dashes", heading, tuple(dashes), passage))
