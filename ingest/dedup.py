@@ -285,11 +285,15 @@ class KeyTable:
     def __len__(self) -> int:
         return len(self._present)
 
-    def sharing(self, row: int) -> npt.NDArray[np.int64]:
-        """The rows (ascending) that share at least one key with `row`, without `row` itself;
-        empty for a row without keys. Raises IndexError for a row out of range."""
+    def sharing(self, row: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The rows that share at least one key with `row` (without `row` itself) and how many
+        keys each shares, most shared first, then by row: a copy at Jaccard 0.95 matches each
+        band with probability 0.95**3 = 0.86 (about 7 of the 8 keys), a stranger at 0.3 with
+        0.027 (rarely more than one), so the likely copies come first. Empty for a row without
+        keys. Raises IndexError for a row out of range."""
+        empty = np.zeros(0, dtype=np.int64)
         if not self._present[row]:
-            return np.zeros(0, dtype=np.int64)
+            return empty, empty
         found = []
         for band in range(_KEY_BANDS):
             value = self._digests[row, band]
@@ -297,9 +301,11 @@ class KeyTable:
             low = np.searchsorted(column, value, side="left")
             high = np.searchsorted(column, value, side="right")
             found.append(self._order[band, low:high])
-        rows: npt.NDArray[np.int64] = np.unique(np.concatenate(found)).astype(np.int64)
-        kept: npt.NDArray[np.int64] = rows[(rows != row) & self._present[rows]]
-        return kept
+        rows, counts = np.unique(np.concatenate(found), return_counts=True)
+        wanted = (rows != row) & self._present[rows]
+        rows, counts = rows[wanted].astype(np.int64), counts[wanted].astype(np.int64)
+        order = np.lexsort((rows, -counts))
+        return rows[order], counts[order]
 
     def save(self, folder: Path) -> list[str]:
         """Write the table into folder; returns the names of the files written."""

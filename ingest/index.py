@@ -382,21 +382,24 @@ class Index:
     def near_duplicate_candidates(
         self, chunk_id: str, documents: Collection[str] | None = None, limit: int | None = None
     ) -> list[str]:
-        """Ids of the live chunks of other documents (only of `documents`, when given) that
-        share a near-duplicate key with `chunk_id`, in index order, at most `limit`; [] for a
-        chunk this process does not know. Candidates only: a shared key means a likely
-        Jaccard similarity of 0.8 or more, not a certain one (check the texts, ingest.dedup).
-        Local: reads the keyword cache's key table, not the store."""
+        """For each other document (only of `documents`, when given) holding a live chunk that
+        shares a near-duplicate key with `chunk_id`, the id of the one sharing most keys; most
+        shared keys first, at most `limit`; [] for a chunk this process does not know.
+        Candidates only: a shared key means a likely Jaccard similarity of 0.8 or more, not a
+        certain one (check the texts, ingest.dedup). Local: reads the keyword cache's key
+        table, not the store."""
         state = self._state
         row = state.rows.get(chunk_id)
         if row is None:
             return []
-        rows = state.near_keys.sharing(row)
+        rows, _ = state.near_keys.sharing(row)
         chunk_docs = state.keyword.chunk_docs
         rows = rows[chunk_docs[rows] != chunk_docs[row]]
         if documents is not None and len(rows):
             wanted = [i for i, d in enumerate(state.keyword.doc_ids) if d in documents]
             rows = rows[np.isin(chunk_docs[rows], wanted)]
+        _, first = np.unique(chunk_docs[rows], return_index=True)  # best-sharing row per document
+        rows = rows[np.sort(first)]
         ids = state.keyword.chunk_ids
         return [ids[i] for i in rows[:limit].tolist()]
 

@@ -45,10 +45,11 @@ FUSION_WEIGHTS = (1.0, 1.0)
 SCOPED_DEPTH = 4
 # How many of each ranker's ids a Search reports (the answerability feature reads the top 5).
 TOP_IDS = 5
-# Chunks sharing a key with a kept passage that are fetched and checked: a paragraph held by
-# more documents than this names only these in `also_in`. Copies past it are still collapsed
-# when the ranking reaches them (each new passage is checked against every passage kept).
-MAX_NEAR_DUPLICATES = 64
+# Other documents checked for a copy of a kept passage (one chunk each, the one sharing most
+# keys): a passage held by more documents than this names only these in `also_in`, and copies
+# past it are still collapsed when the ranking reaches them (each new passage is checked
+# against every passage kept). Checking one costs its text (fetched, then cached) and ~20 µs.
+MAX_NEAR_DUPLICATES = 100
 # When collapsing near-duplicates left fewer than k passages, the rankers look this many times
 # deeper (60 copies of a document push the 6th distinct passage past rank 300).
 DEEPER = 4
@@ -85,6 +86,21 @@ def to_passage(chunk: Chunk, score: float, also_in: Mapping[str, str] | None = N
         also_in=tuple(doc for doc, _ in others),
         also_in_titles=tuple(title for _, title in others),
     )
+
+
+@dataclass
+class _Checked:
+    """What one search has learnt about chunks, kept across its deeper passes."""
+
+    word_sets: dict[str, frozenset[str]] = field(default_factory=dict)
+    # For each passage kept: its copies in other documents, with their (doc id, title).
+    copies: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+
+    def words(self, chunk: Chunk) -> frozenset[str]:
+        found = self.word_sets.get(chunk.chunk_id)
+        if found is None:
+            found = self.word_sets[chunk.chunk_id] = word_set(chunk.text)
+        return found
 
 
 @dataclass
@@ -153,6 +169,7 @@ class HybridRetriever:
         deeper so k can still be found."""
         depth = max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * k) * (SCOPED_DEPTH if keep else 1)
         vector = None
+        checked = _Checked()  # kept across deeper passes: nothing is looked up twice
         if mode in ("hybrid", "dense"):
             vector = self._embedder.embed_query(question) if query_vector is None else query_vector
         while True:
@@ -174,7 +191,7 @@ class HybridRetriever:
                     for rank, (chunk_id, _) in enumerate(ranking):
                         fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (RRF_K + rank + 1)
                 ranked = sorted(fused.items(), key=lambda item: -item[1])
-            passages, collapsed = self._collapse(ranked, k, keep, documents)
+            passages, collapsed = self._collapse(ranked, k, keep, documents, checked)
             # Deeper only when near-duplicates took places and a ranker may hold more.
             exhausted = n >= self._index.chunk_count or all(len(r) < n for r in rankings)
             if len(passages) >= k or not collapsed or exhausted:
@@ -192,6 +209,7 @@ class HybridRetriever:
         k: int,
         keep: Callable[[Chunk], bool] | None,
         documents: Collection[str] | None,
+        checked: _Checked,
     ) -> tuple[list[Passage], int]:
         """The first k distinct passages of `ranked`, and how many chunks were dropped as
         near-duplicates of another document's passage."""
@@ -213,7 +231,7 @@ class HybridRetriever:
                 if canonical in seen:
                     continue
                 if self._across_documents:
-                    words = word_set(chunk.text)
+                    words = checked.words(chunk)
                     # Exact, against every passage kept (k at most): copies the key look-up
                     # missed or left out (MAX_NEAR_DUPLICATES) still collapse here.
                     holder = next(
@@ -233,7 +251,12 @@ class HybridRetriever:
                 seen.add(canonical)
                 passage = _Kept(chunk, score, words)
                 if self._across_documents:
-                    absorbed |= self._near_duplicates(passage, documents)
+                    if chunk_id not in checked.copies:
+                        checked.copies[chunk_id] = self._near_duplicates(passage, documents, checked)
+                    copies = checked.copies[chunk_id]
+                    absorbed.update(copies)
+                    for doc_id, title in copies.values():
+                        passage.also_in.setdefault(doc_id, title)
                 kept.append(passage)
                 if len(kept) == k:
                     break
@@ -241,15 +264,16 @@ class HybridRetriever:
                 break
         return [to_passage(p.chunk, p.score, p.also_in) for p in kept], collapsed
 
-    def _near_duplicates(self, passage: _Kept, documents: Collection[str] | None) -> set[str]:
+    def _near_duplicates(
+        self, passage: _Kept, documents: Collection[str] | None, checked: _Checked
+    ) -> dict[str, tuple[str, str]]:
         """The chunks of other documents (of `documents` only) whose text is a near-duplicate
-        of the passage's; their documents go into `passage.also_in`."""
+        of the passage's, with their (doc id, title)."""
         candidates = self._index.near_duplicate_candidates(
             passage.chunk.chunk_id, documents, limit=MAX_NEAR_DUPLICATES
         )
-        found: set[str] = set()
-        for chunk_id, chunk in self._index.chunks(candidates).items():
-            if jaccard(passage.words, word_set(chunk.text)) >= NEAR_DUPLICATE_JACCARD:
-                found.add(chunk_id)
-                passage.also_in.setdefault(chunk.doc_id, chunk.doc_title)
-        return found
+        return {
+            chunk_id: (chunk.doc_id, chunk.doc_title)
+            for chunk_id, chunk in self._index.chunks(candidates).items()
+            if jaccard(passage.words, checked.words(chunk)) >= NEAR_DUPLICATE_JACCARD
+        }
