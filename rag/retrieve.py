@@ -20,6 +20,7 @@ onto the best-ranked copy and its figure is not shown; `also_in` says where to l
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
@@ -50,9 +51,13 @@ TOP_IDS = 5
 # past it are still collapsed when the ranking reaches them (each new passage is checked
 # against every passage kept). Checking one costs its text (fetched, then cached) and ~20 µs.
 MAX_NEAR_DUPLICATES = 100
-# When collapsing near-duplicates left fewer than k passages, the rankers look this many times
-# deeper (60 copies of a document push the 6th distinct passage past rank 300).
-DEEPER = 4
+# When collapsing near-duplicates left fewer than k passages, the rankers look deeper: as deep
+# as k passages with as many copies each as the passages kept have, times this margin (copies
+# are not ranked one after another), and at least twice as deep. One deeper pass is the usual
+# case; with 60 copies of a document the 5th distinct passage sits near rank 300, and stepping
+# 20 → 80 → 320 cost three dense queries where this costs one or two (a query costs ~16 µs per
+# rank asked for).
+DEEPER_MARGIN = 1.5
 # Ranked chunks fetched from the store at a time while collapsing.
 _FETCH_WINDOW = 32
 
@@ -196,7 +201,9 @@ class HybridRetriever:
             exhausted = n >= self._index.chunk_count or all(len(r) < n for r in rankings)
             if len(passages) >= k or not collapsed or exhausted:
                 break
-            depth *= DEEPER
+            copies = [len(checked.copies.get(p.chunk_id, ())) for p in passages]
+            per_passage = 1 + sum(copies) / max(1, len(copies))
+            depth = max(2 * depth, math.ceil(k * per_passage * DEEPER_MARGIN))
         return Search(
             passages,
             tuple(i for i, _ in dense[:TOP_IDS]),
