@@ -13,7 +13,8 @@ paragraphs changed; no two alike) and, one document in ten, licence texts from
   warm        retrieve() and ask() p50/p95 over bench/common.py QUESTIONS in this process,
               --repeat rounds, each question new to the query cache
   cold        a new process that opens the index and answers one question: wall time to the
-              answer, peak RSS
+              answer, peak RSS; and, in another, the Python memory open_index() holds (the
+              keyword cache, the key table, the document records: tracemalloc)
   llama-index VectorStoreIndex.from_documents (its default SentenceSplitter, the same MiniLM
               through ingest.embed.as_llama_index_embedding, in memory): build time in a new
               process with its peak RSS, and its default retriever's p50/p95, interleaved
@@ -93,6 +94,21 @@ print(json.dumps({"seconds": time.perf_counter() - started, "rss_mb": rss_mb(),
 """
 
 
+OPEN_CODE = """
+import json, sys, tracemalloc
+from pathlib import Path
+from ingest.embed import MiniLMEmbedder
+from ingest.index import IndexConfig, open_index
+embedder = MiniLMEmbedder()
+settings = IndexConfig(Path(sys.argv[1]))
+open_index(settings, embedder)  # imports and the Chroma client, outside the count
+tracemalloc.start()
+index = open_index(settings, embedder)
+held, _ = tracemalloc.get_traced_memory()
+print(json.dumps({"mb": held / 1e6}))
+"""
+
+
 def run_json(code: str, *args: str) -> dict[str, Any]:
     """Run `code` in a new interpreter from the repository; its last stdout line is JSON."""
     out = subprocess.run(
@@ -166,6 +182,7 @@ def measure(size: int, work: Path, repeat: int, embedder: MiniLMEmbedder) -> dic
         result["wall_ms"] = (time.perf_counter() - started) * 1000
         colds.append(result)
 
+    opened = run_json(OPEN_CODE, str(data))
     llama_builds = [run_json(LLAMA_CODE, listed) for _ in range(repeat)]
     print(f"  {size} documents: warm questions", file=sys.stderr, flush=True)
     samples = warm_samples(paths, data, repeat, embedder)
@@ -180,6 +197,8 @@ def measure(size: int, work: Path, repeat: int, embedder: MiniLMEmbedder) -> dic
         "ingest_rss_mb": median([i["rss_mb"] for i in ingests]),
         "add_s": median([a["seconds"] for a in adds]),
         "add_embedded": adds[0]["embedded"],
+        "add_keyword_s": median([a["stages"]["keyword"] for a in adds]),
+        "open_mb": opened["mb"],
         "disk_mb": disk,
         "chroma_mb": chroma_mb,
         "retrieve_p50": p50(samples["retrieve"]),
@@ -205,6 +224,7 @@ ROWS: list[tuple[str, str]] = [
     ("  peak RSS, MB", "ingest_rss_mb"),
     ("add one edition, s", "add_s"),
     ("  texts embedded", "add_embedded"),
+    ("  of which keyword cache rebuilt, s", "add_keyword_s"),
     ("on disk, MB (all)", "disk_mb"),
     ("  of which Chroma, MB", "chroma_mb"),
     ("retrieve() p50, ms", "retrieve_p50"),
@@ -213,6 +233,7 @@ ROWS: list[tuple[str, str]] = [
     ("ask() p95, ms", "ask_p95"),
     ("cold first answer, s (wall)", "cold_wall_s"),
     ("  peak RSS, MB", "cold_rss_mb"),
+    ("open_index() Python memory, MB", "open_mb"),
     ("llama-index build, s", "llama_ingest_s"),
     ("  peak RSS, MB", "llama_rss_mb"),
     ("  nodes (1024-token chunks)", "llama_nodes"),
