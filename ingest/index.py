@@ -2,7 +2,9 @@
 
 Opening reads the store's manifest, its document records and the local keyword cache (built
 from the store's chunk texts if missing; nothing is embedded), never the corpus, so start-up
-stays flat as documents are added. Chunks and sentence vectors are fetched from Chroma when
+stays flat as documents are added. The cache also holds every chunk's near-duplicate keys, so
+`near_duplicate_candidates` finds a chunk's likely copies in other documents without a store
+request. Chunks and sentence vectors are fetched from Chroma when
 a question needs them and kept in bounded LRU caches (chunk ids are content-addressed, so a
 cached chunk never goes stale). `refresh()` polls the manifest's generation counter, so a
 replica sees documents another process ingests or deletes without a restart.

@@ -4,8 +4,8 @@
 Each document version is written so that readers see either the old version or the new one,
 never a mix, whatever moment the process dies:
   (a) delete this document's records of versions other than the live one (an earlier kill's
-      leftovers); (b) chunk, embed and write the new version's chunks, sentences and text
-      blocks in batches of WRITE_BATCH chunks (readers ignore them: the document record still
+      leftovers); (b) chunk, embed and write the new version's chunks (with their near-duplicate
+      keys, ingest.dedup), sentences and text blocks in batches of WRITE_BATCH chunks (readers ignore them: the document record still
       names the old version); (c) upsert the document record (the commit); (d) bump the
       manifest's generation (replicas poll it); (e) delete the old version's records.
 An unchanged file is skipped only if the store really holds it: the record's version is the
