@@ -3,11 +3,13 @@
 Under data_dir/cache/:
     keyword-<fingerprint>/   the BM25 index (ingest.keyword), chunk-id order, each chunk's
                              document number, term statistics, each chunk's section (the
-                             documents' outlines), and manifest.json (fingerprint, digests of
-                             the chunk ids indexed, size and SHA-256 of every file)
-    tokens/<doc>-<version>.json  one document version's BM25 tokens, sections, sentence stems
-                             and word counts, so a rebuild after adding one document fetches
-                             and tokenises only it
+                             documents' outlines), each chunk's near-duplicate keys as a
+                             look-up table (ingest.dedup.KeyTable, read from the chunks'
+                             metadata), and manifest.json (fingerprint, digests of the chunk
+                             ids indexed, size and SHA-256 of every file)
+    tokens/<doc>-<version>.json  one document version's BM25 tokens, sections, near-duplicate
+                             keys, sentence stems and word counts, so a rebuild after adding
+                             one document fetches and tokenises only it
 The fingerprint hashes the store manifest's build parameters and the live (doc_id, version)
 pairs, so a cache never outlives the index state it was built for. Every load verifies the
 folder against its manifest.json; anything stale, damaged or missing (a file where a folder
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunk import Chunk, content_hash, split_sentences
+from ingest.dedup import KeyTable, near_duplicate_keys, parse_keys
 from ingest.keyword import (
     SURFACE_WORD,
     KeywordIndex,
@@ -42,7 +45,7 @@ from ingest.keyword import (
 from ingest.store import DocumentRecord, Manifest, ids_digest
 
 # Bump when anything cached is built differently: every old cache then has another fingerprint.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 CACHE_DIR = "cache"
 _MANIFEST = "manifest.json"
 _TERMS = "terms.json"
@@ -50,8 +53,9 @@ _STRUCTURE = "structure.json"
 _TEMP_PREFIX = ".tmp-keyword-"
 
 Notify = Callable[[str], None]
-# Pages of the stored chunks of one document version (ingest.store.ChromaStore.iter_chunks).
-ChunkSource = Callable[[str, str], Iterable[Sequence[Chunk]]]
+# Pages of the stored chunks of one document version with their stored near-duplicate keys,
+# None where a record has none (ingest.store.ChromaStore.iter_chunk_records).
+ChunkSource = Callable[[str, str], Iterable[Sequence[tuple[Chunk, tuple[str, ...] | None]]]]
 # (documents done, documents in all, doc_id) while a build fetches and tokenises documents.
 BuildProgress = Callable[[int, int, str], None]
 
@@ -73,22 +77,24 @@ class StoredSection:
 @dataclass(frozen=True)
 class KeywordState:
     """A verified keyword cache, loaded: what `ingest.index.Index` ranks and counts with.
-    `sections[i]` is a section and `chunk_sections[j]` the section of keyword chunk j."""
+    `sections[i]` is a section and `chunk_sections[j]` the section of keyword chunk j; row j
+    of `near_keys` holds keyword chunk j's near-duplicate keys."""
 
     keyword: KeywordIndex
     terms: TermStatistics
     sections: list[StoredSection]
     chunk_sections: list[int]
+    near_keys: KeyTable
     fingerprint: str
 
 
 @dataclass(frozen=True)
 class _DocumentTokens:
-    """One document version, tokenised: (chunk id, start, BM25 tokens, section number) per
-    chunk, its sections (part, part title, number, title, path, start), (text hash, stems)
-    per distinct sentence text, and its lower-case word counts."""
+    """One document version, tokenised: (chunk id, start, BM25 tokens, section number,
+    near-duplicate keys) per chunk, its sections (part, part title, number, title, path,
+    start), (text hash, stems) per distinct sentence text, and its lower-case word counts."""
 
-    chunks: list[tuple[str, int, list[str], int]]
+    chunks: list[tuple[str, int, list[str], int, list[str]]]
     sections: list[tuple[str, str, str, str, str, int]]
     sentences: list[tuple[str, list[str]]]
     words: dict[str, int]
@@ -240,6 +246,7 @@ def _load_verified(folder: Path, key: str) -> KeywordState:
             not 0 <= i < len(sections) for i in chunk_sections
         ):
             raise ValueError("sections do not fit the chunks")
+        near_keys = KeyTable.load(folder, len(keyword.chunk_ids))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise _Damaged(f"cannot be read ({type(error).__name__})") from None
     if recorded["chunks"] != len(keyword.chunk_ids):
@@ -249,7 +256,7 @@ def _load_verified(folder: Path, key: str) -> KeywordState:
         by_document[keyword.doc_ids[number]].append(chunk_id)
     if {d: ids_digest(ids) for d, ids in by_document.items()} != documents:
         raise _Damaged("its chunk ids differ from the ones it was built from")
-    return KeywordState(keyword, terms, sections, chunk_sections, key)
+    return KeywordState(keyword, terms, sections, chunk_sections, near_keys, key)
 
 
 def _token_file(root: Path, doc_id: str, version: str) -> Path:
@@ -269,7 +276,9 @@ def _read_tokens(path: Path, doc_id: str, version: str) -> _DocumentTokens | Non
         ):
             return None
         return _DocumentTokens(
-            chunks=[(str(i), int(s), list(t), int(n)) for i, s, t, n in payload["chunks"]],
+            chunks=[
+                (str(i), int(s), list(t), int(n), _checked_keys(k)) for i, s, t, n, k in payload["chunks"]
+            ],
             sections=[(str(a), str(b), str(c), str(d), str(e), int(f)) for a, b, c, d, e, f in payload["sections"]],
             sentences=[(str(h), list(w)) for h, w in payload["sentences"]],
             words={str(w): int(n) for w, n in payload["words"].items()},
@@ -295,14 +304,33 @@ def _write_tokens(path: Path, doc_id: str, version: str, tokens: _DocumentTokens
     os.replace(temp, path)
 
 
-def _tokenise(pages: Iterable[Sequence[Chunk]]) -> _DocumentTokens:
-    chunks = sorted((c for page in pages for c in page), key=lambda c: (c.start, c.chunk_id))
+def _checked_keys(keys: Sequence[str]) -> list[str]:
+    """Keys as stored, if they are what `near_duplicate_keys` makes (ValueError otherwise)."""
+    keys = [str(k) for k in keys]
+    if keys:
+        parse_keys(keys)
+    return keys
+
+
+def _stored_or_computed_keys(chunk: Chunk, stored: tuple[str, ...] | None) -> list[str]:
+    """The chunk's stored keys; computed from its text (the same function, so the same keys)
+    for a record written before keys were stored, or whose keys do not parse."""
+    if stored is not None:
+        try:
+            return _checked_keys(stored)
+        except ValueError:
+            pass
+    return list(near_duplicate_keys(chunk.text))
+
+
+def _tokenise(pages: Iterable[Sequence[tuple[Chunk, tuple[str, ...] | None]]]) -> _DocumentTokens:
+    records = sorted((r for page in pages for r in page), key=lambda r: (r[0].start, r[0].chunk_id))
     sections: list[tuple[str, str, str, str, str, int]] = []
     section_of_path: dict[str, int] = {}
     sentences: dict[str, list[str]] = {}
     words: Counter[str] = Counter()
-    rows: list[tuple[str, int, list[str], int]] = []
-    for chunk in chunks:
+    rows: list[tuple[str, int, list[str], int, list[str]]] = []
+    for chunk, stored_keys in records:
         if chunk.section_path not in section_of_path:
             section_of_path[chunk.section_path] = len(sections)
             sections.append(
@@ -310,7 +338,10 @@ def _tokenise(pages: Iterable[Sequence[Chunk]]) -> _DocumentTokens:
                  chunk.section_path, chunk.start)
             )
         tokens = tokenize([keyword_text(chunk)])[0]
-        rows.append((chunk.chunk_id, chunk.start, tokens, section_of_path[chunk.section_path]))
+        rows.append(
+            (chunk.chunk_id, chunk.start, tokens, section_of_path[chunk.section_path],
+             _stored_or_computed_keys(chunk, stored_keys))
+        )
         words.update(SURFACE_WORD.findall(chunk.text.lower()))
         for start, end in split_sentences(chunk.text):
             text = chunk.text[start:end]
@@ -338,6 +369,7 @@ def _build(
     word_counts: Counter[str] = Counter()
     sections: list[StoredSection] = []
     chunk_sections: list[int] = []
+    near_keys: list[list[str]] = []
     seen_sentences: set[str] = set()
     indexed: dict[str, str] = {}
     for number, doc_id in enumerate(doc_ids):
@@ -356,11 +388,12 @@ def _build(
                 )
         first_section = len(sections)
         sections += [StoredSection(doc_id, *section) for section in document.sections]
-        for chunk_id, _, words, section in document.chunks:
+        for chunk_id, _, words, section, keys in document.chunks:
             chunk_ids.append(chunk_id)
             tokens.append(words)
             chunk_docs.append(number)
             chunk_sections.append(first_section + section)
+            near_keys.append(keys)
             chunk_frequency.update(set(words))
         word_counts.update(document.words)
         for text_hash, words in document.sentences:
@@ -372,6 +405,7 @@ def _build(
         if progress is not None:
             progress(number + 1, len(doc_ids), doc_id)
     keyword = KeywordIndex.build(chunk_ids, tokens, chunk_docs, doc_ids)
+    table = KeyTable.build(near_keys)
     terms = TermStatistics(
         sentences=len(seen_sentences),
         sentence_frequency=sentence_frequency,
@@ -382,7 +416,7 @@ def _build(
     )
     temp = root / f"{_TEMP_PREFIX}{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     temp.mkdir()
-    names = keyword.save(temp)
+    names = keyword.save(temp) + table.save(temp)
     (temp / _TERMS).write_text(
         json.dumps(
             {
@@ -425,7 +459,7 @@ def _build(
         else:
             _remove(temp)
             return state
-    return KeywordState(keyword, terms, sections, chunk_sections, key)
+    return KeywordState(keyword, terms, sections, chunk_sections, table, key)
 
 
 def _remove_stale(root: Path, current: Path, documents: Mapping[str, DocumentRecord]) -> None:

@@ -2,7 +2,9 @@
 
 Opening reads the store's manifest, its document records and the local keyword cache (built
 from the store's chunk texts if missing; nothing is embedded), never the corpus, so start-up
-stays flat as documents are added. Chunks and sentence vectors are fetched from Chroma when
+stays flat as documents are added. The cache also holds every chunk's near-duplicate keys, so
+`near_duplicate_candidates` finds a chunk's likely copies in other documents without a store
+request. Chunks and sentence vectors are fetched from Chroma when
 a question needs them and kept in bounded LRU caches (chunk ids are content-addressed, so a
 cached chunk never goes stale). `refresh()` polls the manifest's generation counter, so a
 replica sees documents another process ingests or deletes without a restart.
@@ -31,6 +33,7 @@ import numpy.typing as npt
 from ingest import cache
 from ingest.cache import StoredSection
 from ingest.chunk import Chunk, ChunkParams, version_of_chunk_id
+from ingest.dedup import KeyTable
 from ingest.embed import SENTENCE_VECTOR_METHOD_IDS, Embedder, Matrix, SentenceVectors
 from ingest.errors import IndexMismatchError, IndexNotReadyError
 from ingest.keyword import KeywordIndex, TermStatistics
@@ -198,6 +201,9 @@ class _State:
     terms: TermStatistics
     outlines: dict[str, list[StoredSection]]
     section_chunks: dict[tuple[str, str], list[str]]
+    near_keys: KeyTable
+    # Row of each chunk id in the keyword cache (its BM25 and near-duplicate key tables).
+    rows: dict[str, int]
 
 
 class _LRU(Generic[V]):
@@ -375,6 +381,30 @@ class Index:
         optionally only of `documents`."""
         return self._state.keyword.top(question, n, documents)
 
+    def near_duplicate_candidates(
+        self, chunk_id: str, documents: Collection[str] | None = None, limit: int | None = None
+    ) -> list[str]:
+        """For each other document (only of `documents`, when given) holding a live chunk that
+        shares a near-duplicate key with `chunk_id`, the id of the one sharing most keys; most
+        shared keys first, at most `limit`; [] for a chunk this process does not know.
+        Candidates only: a shared key means a likely Jaccard similarity of 0.8 or more, not a
+        certain one (check the texts, ingest.dedup). Local: reads the keyword cache's key
+        table, not the store."""
+        state = self._state
+        row = state.rows.get(chunk_id)
+        if row is None:
+            return []
+        rows, _ = state.near_keys.sharing(row)
+        chunk_docs = state.keyword.chunk_docs
+        rows = rows[chunk_docs[rows] != chunk_docs[row]]
+        if documents is not None and len(rows):
+            wanted = [i for i, d in enumerate(state.keyword.doc_ids) if d in documents]
+            rows = rows[np.isin(chunk_docs[rows], wanted)]
+        _, first = np.unique(chunk_docs[rows], return_index=True)  # best-sharing row per document
+        rows = rows[np.sort(first)]
+        ids = state.keyword.chunk_ids
+        return [ids[i] for i in rows[:limit].tolist()]
+
     # --- content --------------------------------------------------------------------------
     def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         """The chunks with these ids (ids the store no longer holds are left out), with
@@ -519,8 +549,8 @@ def _load_state(
             "run `citeqa ingest FILES`"
         )
 
-    def source(doc_id: str, version: str) -> Iterator[list[Chunk]]:
-        return store.iter_chunks(doc_id, version)
+    def source(doc_id: str, version: str) -> Iterator[list[tuple[Chunk, tuple[str, ...] | None]]]:
+        return store.iter_chunk_records(doc_id, version)
 
     keyword = cache.load_or_build(settings.data_dir, manifest, documents, source, notify)
     outlines: dict[str, list[StoredSection]] = {}
@@ -539,6 +569,8 @@ def _load_state(
         terms=keyword.terms,
         outlines={d: sorted(o, key=lambda s: s.start) for d, o in outlines.items()},
         section_chunks=section_chunks,
+        near_keys=keyword.near_keys,
+        rows={chunk_id: row for row, chunk_id in enumerate(keyword.keyword.chunk_ids)},
     )
 
 

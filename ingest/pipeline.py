@@ -4,8 +4,8 @@
 Each document version is written so that readers see either the old version or the new one,
 never a mix, whatever moment the process dies:
   (a) delete this document's records of versions other than the live one (an earlier kill's
-      leftovers); (b) chunk, embed and write the new version's chunks, sentences and text
-      blocks in batches of WRITE_BATCH chunks (readers ignore them: the document record still
+      leftovers); (b) chunk, embed and write the new version's chunks (with their near-duplicate
+      keys, ingest.dedup), sentences and text blocks in batches of WRITE_BATCH chunks (readers ignore them: the document record still
       names the old version); (c) upsert the document record (the commit); (d) bump the
       manifest's generation (replicas poll it); (e) delete the old version's records.
 An unchanged file is skipped only if the store really holds it: the record's version is the
@@ -37,6 +37,7 @@ import numpy as np
 
 from ingest import cache
 from ingest.chunk import Chunk, content_hash, iter_document_chunks, split_sentences
+from ingest.dedup import near_duplicate_keys
 from ingest.embed import (
     Embedder,
     Matrix,
@@ -452,9 +453,11 @@ def _write_batch(
         for i, (a, b) in enumerate(chunk_spans)
     ]
     hashes = [content_hash(c.text[a:b]) for c, chunk_spans in zip(batch, spans) for a, b in chunk_spans]
+    with run.timed("chunk"):  # ~0.1 ms a chunk: MinHash over its words (ingest.dedup)
+        keys = [near_duplicate_keys(c.text) for c in batch]
     with run.timed("write"):
         store.write_sentences(doc_id, version, stored, hashes)
-        store.write_chunks(batch, version, chunk_vectors)
+        store.write_chunks(batch, version, chunk_vectors, keys)
     run.emit("write", len(stored), 0, doc_id)
     return len(stored)
 
@@ -545,8 +548,8 @@ def _update_keyword_cache(store: ChromaStore, settings: IndexSettings, run: _Run
         return
     documents = store.documents()
 
-    def source(doc_id: str, version: str) -> Iterator[list[Chunk]]:
-        return store.iter_chunks(doc_id, version)
+    def source(doc_id: str, version: str) -> Iterator[list[tuple[Chunk, tuple[str, ...] | None]]]:
+        return store.iter_chunk_records(doc_id, version)
 
     def progress(done: int, total: int, doc_id: str) -> None:
         run.emit("keyword", done, total, doc_id)

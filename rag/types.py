@@ -24,6 +24,10 @@ class Passage:
     `clean_text[start:end] == text`. `score` is the retrieval score (higher is better; its
     scale depends on the retrieval mode). `duplicate_of` names the chunk this one repeats.
     `page` is the 1-based page the passage starts on, for paged formats (PDF); else None.
+    `also_in` names (by doc id, sorted) the other documents that hold a near-identical passage
+    (word-set Jaccard >= 0.8, so a copy with a figure changed counts: read those documents
+    where figures matter); it names only documents the question searched, and the best-ranked
+    copy is the one returned. `also_in_titles[i]` is the title of `also_in[i]`.
     """
 
     chunk_id: str
@@ -38,6 +42,8 @@ class Passage:
     score: float = 0.0
     duplicate_of: str | None = None
     page: int | None = None
+    also_in: tuple[str, ...] = ()
+    also_in_titles: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)

@@ -5,17 +5,22 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from ingest.chunk import _paragraphs, find_duplicate_paragraphs
 from ingest.clean import clean_text
 from ingest.dedup import (
     DUPLICATE_JACCARD,
     MIN_DUPLICATE_WORDS,
+    KeyTable,
     Signature,
     find_repeats,
     group_near_duplicates,
     jaccard,
     near_duplicate_keys,
+    parse_keys,
     signature,
     word_set,
 )
@@ -130,3 +135,34 @@ def test_the_edited_repeat_groups_and_the_re_translated_one_does_not() -> None:
 
 def test_texts_without_words_never_group() -> None:
     assert group_near_duplicates({"a": Signature(()), "b": Signature(()), "c": signature("—")}) == []
+
+
+def test_the_key_table_finds_the_rows_sharing_a_key_likeliest_copies_first(tmp_path: Path) -> None:
+    figure = GDP.replace("2005", "2006")
+    others = [p for p in PARAGRAPHS if len(word_set(p)) >= 40 and p != GDP][:20]
+    texts = [GDP, *others, figure, "—", GDP]
+    keys = [near_duplicate_keys(t) for t in texts]
+    table = KeyTable.build(keys)
+    rows, counts = table.sharing(0)
+    # The oracle: rows sharing any key, counted plainly.
+    expected = {
+        i: len(set(keys[0]) & set(k)) for i, k in enumerate(keys) if i != 0 and set(keys[0]) & set(k)
+    }
+    assert dict(zip(rows.tolist(), counts.tolist())) == expected
+    assert rows[0] == len(texts) - 1 and counts[0] == 8  # the identical copy first
+    assert len(texts) - 3 in rows.tolist()  # the figure changed
+    assert list(counts) == sorted(counts, reverse=True)
+    assert table.sharing(len(texts) - 2)[0].tolist() == []  # no words, no keys
+    table.save(tmp_path)
+    again = KeyTable.load(tmp_path, len(texts))
+    assert [a.tolist() for a in again.sharing(0)] == [rows.tolist(), counts.tolist()]
+    with pytest.raises(ValueError):
+        KeyTable.load(tmp_path, len(texts) + 1)
+
+
+def test_only_keys_near_duplicate_keys_makes_are_accepted() -> None:
+    assert parse_keys(near_duplicate_keys(GDP)).shape == (8,)
+    for wrong in [("0:abc",), tuple(f"{b}:0000000g" for b in range(8)),
+                  tuple(f"{7 - b}:00000000" for b in range(8))]:
+        with pytest.raises(ValueError):
+            parse_keys(wrong)

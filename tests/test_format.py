@@ -254,6 +254,16 @@ def test_sources_panel_lists_each_citation_with_its_section_and_marks_the_quoted
     assert "<script>" not in html
 
 
+def test_a_source_held_by_other_documents_names_them_under_its_own() -> None:
+    shared = Passage(**{**PROGRESS.to_dict(), "also_in": ("b", "c"),  # type: ignore[arg-type]
+                        "also_in_titles": ("Report <B>", "Report C")})
+    answer = answer_of("x [1].", [shared], [AnswerSentence("x.", (1,), 1.0, True, spans=((0, 0),))])
+    html = render_sources(answer, 0)
+    assert ('<div class="source-doc">Test Document</div>'
+            '<div class="source-also">also in: Report &lt;B&gt;, Report C</div>') in html
+    assert "source-also" not in render_sources(QUOTED, 0)  # nothing shown for a lone passage
+
+
 def test_sources_panel_names_the_question_it_belongs_to() -> None:
     answer = answer_of("x", [], [], refused=True, retrieved=[PROGRESS])
     answer = Answer(**{**answer.__dict__, "original_question": "Why <b>this</b>?"})

@@ -49,7 +49,7 @@ def rankings(settings: IndexConfig, embedder: MiniLMEmbedder, notices: list[str]
 CACHE_FILES = [
     "manifest.json", "chunk_ids.json", "doc_ids.json", "chunk_docs.npy", "terms.json", "structure.json",
     "vocab.index.json", "params.index.json", "data.csc.index.npy", "indices.csc.index.npy",
-    "indptr.csc.index.npy",
+    "indptr.csc.index.npy", "near_keys.npz",
 ]
 
 
@@ -149,7 +149,7 @@ def test_opening_reads_no_chunks_when_the_cache_is_warm(
 ) -> None:
     open_index(built, embedder)
     reads: list[str] = []
-    for name in ("chunks", "iter_chunks", "sentences_of", "text_blocks"):
+    for name in ("chunks", "iter_chunks", "iter_chunk_records", "sentences_of", "text_blocks"):
         original = getattr(ChromaStore, name)
 
         def spy(self: ChromaStore, *args: object, _name: str = name, _original: object = original) -> object:

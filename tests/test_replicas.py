@@ -165,13 +165,13 @@ def test_adding_one_document_to_ten_embeds_only_its_texts_and_tokenises_only_it(
     expected = len(sentences)
 
     fetched: list[str] = []
-    original = ChromaStore.iter_chunks
+    original = ChromaStore.iter_chunk_records
 
     def spy(self: ChromaStore, doc_id: str, version: str) -> object:
         fetched.append(doc_id)
         return original(self, doc_id, version)
 
-    monkeypatch.setattr(ChromaStore, "iter_chunks", spy)
+    monkeypatch.setattr(ChromaStore, "iter_chunk_records", spy)
     counting = CountingEmbedder(embedder)
     summary = ingest_paths(paths, settings, counting)
     assert summary.added_documents == ["note-10"] and len(summary.skipped_documents) == 10

@@ -321,8 +321,8 @@ def render_sources(
     scores_are_cosines: bool = False,
 ) -> str:
     """The sources panel for one answer: the question it answers, then per cited passage its
-    number, section path, page (PDF), relevance in words, document title and text with the
-    supporting sentence(s) in `<mark>`. A refusal lists the closest passages instead
+    number, section path, page (PDF), relevance in words, document title, the other documents
+    holding it ("also in: …"), and text with the supporting sentence(s) in `<mark>`. A refusal lists the closest passages instead
     (unmarked: they support nothing). None → the empty panel's hint. `threshold` and
     `scores_are_cosines` are as for `relevance_of`."""
     if answer is None:
@@ -345,12 +345,14 @@ def render_sources(
         number = f"[{choice.number}]" if choice.is_cited else f"{choice.number}."
         relevance = relevance_of(answer, choice, threshold, scores_are_cosines=scores_are_cosines)
         page = f' <span class="source-page">{page_label(passage)}</span>' if passage.page else ""
+        titles = ", ".join(passage.also_in_titles)
+        also = f'<div class="source-also">also in: {_escape(titles)}</div>' if passage.also_in else ""
         parts.append(
             f'<div class="source" id="source-{turn}-{choice.number}">'
             f'<div class="source-head"><span class="source-number">{number}</span> '
             f'<span class="source-section">{_escape(passage.section)}</span>{page} '
             f'<span class="relevance {relevance.split()[0]}">{relevance}</span></div>'
-            f'<div class="source-doc">{_escape(passage.doc_title)}</div>'
+            f'<div class="source-doc">{_escape(passage.doc_title)}</div>{also}'
             f'<div class="source-text">{_highlight(passage.text, spans)}</div>'
             f"{_link(turn, choice.number, 'source-open')}Show in the document ›</a></div>"
         )
