@@ -22,7 +22,7 @@ from ui.conversation import (
 PASSAGE = Passage(
     chunk_id="harbour:fees:000:abcd", doc="harbour", doc_title="Harbour Policy", section="Fees",
     part="Fees", section_number="", text="The mooring fee is 42 euros per night.", start=388,
-    end=426, score=0.031, page=3,
+    end=426, score=0.031, page=3, also_in=("harbour-2019",), also_in_titles=("Harbour Policy 2019",),
 )
 ANSWER = Answer(
     question="What is the mooring fee?",

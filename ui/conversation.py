@@ -138,6 +138,11 @@ def _passage(data: object) -> Passage:
         score=_float(item, "score"),
         duplicate_of=_text(duplicate_of) if duplicate_of is not None else None,
         page=_whole(page) if page is not None else None,
+        # Saved before near-duplicates were named: absent means none.
+        also_in=tuple(_text(v) for v in _list(item, "also_in")) if "also_in" in item else (),
+        also_in_titles=(
+            tuple(_text(v) for v in _list(item, "also_in_titles")) if "also_in_titles" in item else ()
+        ),
     )
 
 
