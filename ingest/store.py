@@ -43,6 +43,7 @@ from ingest.errors import (
     StoreDamagedError,
     StoreUnavailableError,
 )
+from ingest.vector_files import check_vector_files
 
 SCHEMA = 2
 _MANIFEST_PREFIX = "citeqa_"
@@ -258,6 +259,7 @@ def open_client(data_dir: Path, chroma_url: str | None, timeout_s: float) -> tup
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StoreUnavailableError(f"{path} cannot be created: {error.strerror}") from None
+    check_vector_files(path)  # hnswlib crashes, or answers wrongly, on damaged graph files
     try:
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings), location
     except (KeyboardInterrupt, SystemExit):
