@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from rag import Answer, QAEngine
 from rag.cite import MARKER
+from rag.engine import well_formed
 from rag.errors import QuestionError
 from rag.question import MAX_QUESTION_CHARS, sanitize_question
 
@@ -97,4 +98,5 @@ def test_ask_answers_with_resolving_markers_or_raises_a_question_error(engine: Q
             assert 1 <= int(number) <= cited, (answer.answer, cited)
     assert all(1 <= n <= cited for sentence in answer.sentences for n in sentence.citations)
     assert not (answer.refused and answer.citations)
-    assert answer.original_question == question
+    assert answer.original_question == well_formed(question)  # as typed, but encodable
+    answer.original_question.encode("utf-8")
