@@ -1,6 +1,7 @@
 """Every file of a data folder damaged in turn: the next `citeqa ask` answers exactly as before
 (repairing what it can), or fails with one line naming the fix. Never a traceback, a crash or
-a silently different answer; and the fix it names works.
+a silently different answer; `citeqa ingest` as the next command does the same (a case of each
+kind), and the fix an error names works.
 
 One clean index is built per module, of the Strategy and the harbour rules with a berth
 schedule long enough that Chroma flushes the sentence vectors' hnswlib graph to disk (smaller
@@ -178,6 +179,37 @@ def test_the_next_ask_answers_as_before_or_names_the_fix(tmp_path: Path, clean: 
         assert "Traceback" not in result.stderr
     else:
         line = error_line(result)
+        assert case.fix in line and case.names in line, line
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("role", "damage"),
+    [
+        ("cache/keyword/manifest.json", "garbage"),
+        ("cache/keyword/terms.json", "folder"),
+        ("cache/tokens/harbour-rules", "delete"),
+        ("chroma/chunks/*", "garbage"),
+        ("citeqa-index.json", "folder"),
+        ("chroma/sentences/link_lists.bin", "zero"),
+        ("chroma/chroma.sqlite3", "cut"),
+    ],
+)
+def test_the_next_ingest_repairs_or_names_the_fix_too(
+    tmp_path: Path, clean: CleanIndex, role: str, damage: str
+) -> None:
+    [case] = [c for c in CASES if (c.role, c.damage) == (role, damage)]
+    data_dir = tmp_path / "data"
+    shutil.copytree(clean.data_dir, data_dir)
+    for path in files_of(role, data_dir):
+        DAMAGES[damage](path)
+    ingested = run_citeqa(["ingest"], clean.environment(data_dir))
+    if case.outcome == "answers":
+        assert ingested.returncode == 0 and "Traceback" not in ingested.stderr, ingested.stderr[-2000:]
+        assert "2 unchanged (skipped)" in ingested.stdout and "0 embedded" in ingested.stdout
+        assert answer_of(run_citeqa(["ask", "--json", QUESTION], clean.environment(data_dir))) == clean.answer
+    else:
+        line = error_line(ingested)
         assert case.fix in line and case.names in line, line
 
 
