@@ -107,11 +107,21 @@ def doc_id_for(path: Path) -> str:
     `信息.md` → `信息`, `National Strategy (2006).txt` → `national-strategy-2006`. A name with
     nothing left gets `doc-` and a hash of the name, never a shared fallback id.
     """
-    name = unicodedata.normalize("NFC", path.stem).lower()
+    name = unicodedata.normalize("NFC", readable(path.stem)).lower()
     name = _ID_SEPARATORS.sub("-", name)
     name = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name)
     name = re.sub(r"-{2,}", "-", name).strip("-._")
-    return name or f"doc-{content_hash(path.name)[:8]}"
+    return name or f"doc-{content_hash(readable(path.name))[:8]}"
+
+
+def readable(name: str) -> str:
+    """A file name as text: bytes that were not UTF-8 (Python keeps them as lone surrogates,
+    which no JSON, database or terminal takes) become U+FFFD."""
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte
+        raw = name.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "replace")
 
 
 class _TextFromHTML(HTMLParser):
@@ -183,7 +193,7 @@ def _document(
     return SourceDocument(
         doc_id=doc_id_for(path),
         title=shorten(title, TITLE_CHARS),
-        source=path.name,
+        source=readable(path.name),
         text=text,
         content_hash=content_hash(text),
         kind=kind,

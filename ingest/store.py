@@ -23,6 +23,7 @@ that does not exist on delete is the one failure expected and matched by type.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -44,6 +45,7 @@ from ingest.errors import (
     StoreDamagedError,
     StoreUnavailableError,
 )
+from ingest.vector_files import check_vector_files
 
 SCHEMA = 2
 _MANIFEST_PREFIX = "citeqa_"
@@ -66,6 +68,26 @@ _REUSE_LIMIT = 2
 # its HNSW graph has Chroma's default quality; that costs about twice the write time of the
 # cheapest graph (measured: 1.4 s vs 0.6 s for 5,000 vectors), small beside embedding them.
 _SENTENCE_GRAPH = {"space": "cosine"}
+
+
+# Chroma's collection names (the stricter of its Python and Rust checks): 3-63 characters of
+# [a-zA-Z0-9._-], starting and ending with a letter or digit, no "..", not an IPv4 address.
+# The longest of the four names is NAME_sentences, so NAME may have 63 - 10 characters.
+COLLECTION_NAME_CHARS = 63 - len("_sentences")
+_COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9._-]*[a-zA-Z0-9])?$")
+_IPV4 = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,3}){3}$")
+
+
+def collection_name_problem(name: str) -> str | None:
+    """Why Chroma would refuse `name` (or one of the four names made from it); None if fine."""
+    if not 3 <= len(name) <= COLLECTION_NAME_CHARS:
+        return f"{name!r} must have 3 to {COLLECTION_NAME_CHARS} characters"
+    if not _COLLECTION_NAME.match(name) or ".." in name or _IPV4.match(name):
+        return (
+            f"{name!r} must be letters, digits, '.', '_' and '-', start and end with a letter "
+            "or digit, hold no '..' and not be an IPv4 address"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -226,12 +248,20 @@ def open_client(data_dir: Path, chroma_url: str | None, timeout_s: float) -> tup
         return _connect_server(chroma_url, timeout_s, chroma_settings, location), location
     path = embedded_path(data_dir)
     location = StoreLocation(url=None, path=path, timeout_s=timeout_s)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise StoreUnavailableError(
+            f"the data folder {data_dir} is a file, not a folder: point CITEQA_DATA_DIR at a folder"
+        )
     if path.exists() and not path.is_dir():
         raise StoreDamagedError(
             f"{path} is a file, not the database folder: run `citeqa ingest --rebuild FILES`, "
             f"which moves it aside to {path.name}.damaged-<UTC time>"
         )
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreUnavailableError(f"{path} cannot be created: {error.strerror}") from None
+    check_vector_files(path)  # hnswlib crashes, or answers wrongly, on damaged graph files
     try:
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings), location
     except (KeyboardInterrupt, SystemExit):

@@ -176,6 +176,9 @@ class OpenAIAnswerer:
                 content = response.choices[0].message.content if response.choices else None
             except LLMError:
                 raise
+            except openai.APITimeoutError:
+                failure = "the language model did not answer in time"
+                continue
             except openai.APIError as error:
                 failure = f"the language model endpoint failed: {_describe(error)}"
                 continue
@@ -215,6 +218,8 @@ class OpenAIAnswerer:
                     yield event.choices[0].delta.content
         except LLMError:
             raise
+        except openai.APITimeoutError:
+            raise LLMError("the language model did not answer in time") from None
         except openai.APIError as error:
             raise LLMError(f"the language model endpoint failed: {_describe(error)}") from None
         except Exception as error:  # httpx transport errors when the stream is cut

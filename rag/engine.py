@@ -118,6 +118,12 @@ class _Loaded:
     view: IndexView
 
 
+def well_formed(text: str) -> str:
+    """`text` with every lone surrogate (a broken paste, a JavaScript string) as U+FFFD: a str
+    that UTF-8, JSON encoders, SQLite and terminals all take. Valid pairs are kept."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def rewrite_follow_up(question: str, previous: str, embedder: Embedder) -> str:
     """A follow-up made standalone, offline.
 
@@ -403,8 +409,8 @@ class QAEngine:
         """
         started = time.perf_counter()
         k, mode, retrieval = _checked_arguments(top_k, mode, retrieval)
-        original = question
         text, notices = sanitize_question(question)
+        original = well_formed(question)  # shown, stored and sent as JSON: must encode
         use_llm = self._use_generative(mode)
         loaded = self._load()
         searched_documents = self._checked_documents(documents, loaded)

@@ -13,8 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.store import collection_name_problem
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BUNDLED_CORPUS = PROJECT_DIR / "data" / "corpus" / "national-informatization-strategy-2006-2020.txt"
@@ -43,8 +45,8 @@ class Settings(BaseSettings):
     )
     collection: str = Field(
         default="citeqa",
-        description="Chroma collection name (four collections: NAME, NAME_sentences, "
-        "NAME_documents, NAME_texts).",
+        description="Chroma collection name, 3-53 letters, digits, '.', '_' or '-' (four "
+        "collections: NAME, NAME_sentences, NAME_documents, NAME_texts).",
     )
     chroma_timeout_s: float = Field(
         default=10.0, gt=0,
@@ -124,6 +126,15 @@ class Settings(BaseSettings):
     ui_concurrency: int = Field(
         default=4, ge=1, le=64, description="Answers generated at once on the page."
     )
+
+    @field_validator("collection")
+    @classmethod
+    def _chroma_accepts(cls, name: str) -> str:
+        """Checked here, so a name Chroma would refuse is a settings error, not a traceback."""
+        problem = collection_name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
+        return name
 
     @property
     def llm_configured(self) -> bool:

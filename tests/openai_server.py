@@ -35,6 +35,8 @@ Fault modes (`server.mode`, settable between requests; they apply to chat comple
     "ok"             the rule above
     "http_500"       status 500 with an OpenAI-style error body, streaming or not
     "slow"           waits `slow_seconds` (default 5), then answers as "ok": for client timeouts
+    "hang"           reads the request and never answers (holds the connection until the server
+                     stops): an endpoint that accepts and then stalls, for deadlines
     "cut_stream"     streaming: the role chunk and one content chunk, then the connection is
                      closed inside the chunked body (no final chunk, no [DONE]).
                      Not streaming: half of the promised Content-Length, then closed.
@@ -47,7 +49,7 @@ Every request body is appended to `server.requests` (after JSON parsing), in arr
 
 What the `openai` 2.54 client raises (max_retries=0; pinned by tests/test_openai_server.py):
     http_500     openai.InternalServerError (status_code 500), from create(), streaming or not
-    slow         openai.APITimeoutError (cause httpx.ReadTimeout), from create(), either way
+    slow, hang   openai.APITimeoutError (cause httpx.ReadTimeout), from create(), either way
     cut_stream   streaming: httpx.RemoteProtocolError, raw (openai does not wrap it), while
                  iterating, after the first words; not streaming: openai.APIConnectionError
                  (cause httpx.RemoteProtocolError) from create()
@@ -73,7 +75,7 @@ from types import TracebackType
 from typing import Any, Literal, get_args
 
 FaultMode = Literal[
-    "ok", "http_500", "slow", "cut_stream", "bad_citations", "no_citations", "garbage"
+    "ok", "http_500", "slow", "hang", "cut_stream", "bad_citations", "no_citations", "garbage"
 ]
 FAULT_MODES: tuple[str, ...] = get_args(FaultMode)
 
@@ -222,6 +224,10 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "slow" and scripted._stopping.wait(scripted.slow_seconds):
             self.close_connection = True
             return  # the server is stopping: do not answer
+        if mode == "hang":
+            scripted._stopping.wait()
+            self.close_connection = True
+            return
         if mode == "garbage" and not is_stream:
             self._send_raw(200, "application/json", GARBAGE_BODY)
             return
@@ -349,7 +355,7 @@ class ScriptedChatServer:
     """An OpenAI-compatible chat server on 127.0.0.1 that answers by rule (module docstring).
 
     `start()` binds (port 0 picks a free port) and serves from a daemon thread; `stop()` shuts
-    it down and wakes any handler sleeping in "slow" mode. `mode` may be changed between
+    it down and wakes any handler waiting in "slow" or "hang" mode. `mode` may be changed between
     requests from any thread; `requests` holds every chat-completion body received;
     `reset()` puts mode back to "ok" and forgets the requests.
     """

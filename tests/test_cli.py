@@ -81,8 +81,9 @@ def test_mismatched_chunking_tells_the_user_to_rebuild(tmp_path: Path) -> None:
 
 def test_a_bad_setting_is_named(tmp_path: Path) -> None:
     result = run(["ask", "anything"], tmp_path, CITEQA_TOP_K="many")
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert result.stderr.startswith("citeqa: error: setting CITEQA_TOP_K:")
+    assert result.stderr.count("\n") == 1
 
 
 def test_documents_lists_and_delete_removes_with_one_line_errors(tmp_path: Path) -> None:

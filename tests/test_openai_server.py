@@ -250,11 +250,12 @@ def test_http_500_raises_internal_server_error(
     assert "scripted fault" in caught.value.message
 
 
+@pytest.mark.parametrize("mode", ["slow", "hang"])
 @pytest.mark.parametrize("is_stream", [False, True])
-def test_slow_answer_past_the_client_timeout_raises_api_timeout_error(
-    server: ScriptedChatServer, is_stream: bool
+def test_slow_or_hung_answer_past_the_client_timeout_raises_api_timeout_error(
+    server: ScriptedChatServer, is_stream: bool, mode: FaultMode
 ) -> None:
-    server.mode = "slow"
+    server.mode = mode
     impatient = openai.OpenAI(
         base_url=server.base_url, api_key="test-key", max_retries=0, timeout=0.5
     )

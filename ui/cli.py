@@ -3,20 +3,27 @@ ingest, rag and eval APIs (`ingest` and `delete` open the store and call the pip
 build no question-answering engine).
 
 Settings come from the environment (CITEQA_*) once, here, with flags overriding them. Every
-CiteqaError becomes one line on stderr and exit code 1; nothing prints a traceback.
+failure is one line on stderr and exit code 1 (a CiteqaError, a setting that does not validate);
+argparse's usage errors keep its exit code 2. Nothing prints a traceback, and output a terminal
+cannot encode (PYTHONIOENCODING=ascii) is shown with replacement characters, not a crash.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from rag import Answer, CiteqaError, QAEngine, Settings, load_settings
+from rag.engine import MAX_TOP_K
 
 EXAMPLES = {
     "ingest": "example: citeqa ingest                 # the bundled Strategy\n"
@@ -28,6 +35,17 @@ EXAMPLES = {
     "ui": "example: citeqa ui --port 7860            # then open the URL it prints",
     "eval": "example: citeqa eval --retrieval hybrid,dense,keyword --compare eval/runs/last/results.json",
 }
+
+
+def passage_count(text: str) -> int:
+    """--k: a whole number of passages the engine accepts (else a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= MAX_TOP_K:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_TOP_K}, not {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ask.add_argument("question", help="the question, in quotes")
-    ask.add_argument("--k", type=int, default=None, help="passages to retrieve (default 5)")
+    ask.add_argument(
+        "--k", type=passage_count, default=None, help=f"passages to retrieve, 1-{MAX_TOP_K} (default 5)"
+    )
     ask.add_argument(
         "--mode",
         choices=["auto", "extractive", "generative"],
@@ -171,7 +191,7 @@ def run_documents(args: argparse.Namespace, settings: Settings) -> int:
 
     records = list_documents(settings)
     if args.json:
-        print(json.dumps([asdict(r) for r in records], ensure_ascii=False, indent=2))
+        print(json.dumps([asdict(r) for r in records], ensure_ascii=not stdout_takes_unicode(), indent=2))
         return 0
     if not records:
         print("no documents indexed: run `citeqa ingest FILES`")
@@ -187,7 +207,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     engine = QAEngine(settings)
     answer = engine.ask(args.question, top_k=args.k, mode=args.mode, retrieval=args.retrieval)
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(answer.to_dict(), ensure_ascii=not stdout_takes_unicode(), indent=2))
     else:
         print_answer(answer)
     return 0
@@ -211,7 +231,31 @@ def run_ui(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def tolerate_unencodable_output() -> None:
+    """Print what the terminal cannot encode as replacement characters (stdout; stderr
+    already escapes them), and JSON as ASCII escapes (see run_ask)."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")
+
+
+def stdout_takes_unicode() -> bool:
+    return (sys.stdout.encoding or "").lower().replace("-", "").startswith("utf")
+
+
+def setting_error(error: ValidationError | SettingsError) -> str:
+    """One line naming the environment variable whose value is wrong."""
+    if isinstance(error, SettingsError):
+        found = re.search(r'field "(\w+)"', str(error))
+        name = f"CITEQA_{found.group(1).upper()}" if found else "a CITEQA_* variable"
+        return f"setting {name}: not valid JSON (lists are written as JSON, e.g. [\"a.txt\"])"
+    first = error.errors()[0]
+    where = "_".join(str(part) for part in first["loc"] if not isinstance(part, int)).upper()
+    where = where if where.startswith(("CITEQA_", "OPENAI_")) else f"CITEQA_{where}"
+    return f"setting {where}: {first['msg'].removeprefix('Value error, ')}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    tolerate_unencodable_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -232,14 +276,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CiteqaError as error:
         print(f"citeqa: error: {error}", file=sys.stderr)
         return 1
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = "_".join(str(part) for part in first["loc"]).upper()
-        print(f"citeqa: error: setting CITEQA_{where}: {first['msg']}", file=sys.stderr)
-        return 2
+    except (ValidationError, SettingsError) as error:
+        print(f"citeqa: error: {setting_error(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("citeqa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `citeqa ask --json … | head`: the reader left; nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from typing import Literal
 import gradio as gr
 
 from rag import Answer, CiteqaError, QAEngine, Settings
+from rag.engine import well_formed
 from rag.feedback import FEEDBACK_FILENAME, FeedbackStore, JSONValue
 from rag.types import DocumentInfo
 from ui.conversation import (
@@ -102,7 +103,10 @@ class PageEvents:
     ) -> Iterator[Outputs]:
         """Answer a question. Outputs: question box, chat, conversation, shown turn, sources,
         chooser, document view, the question being answered (None when done)."""
-        yield from self._answer(question or "", list(conversation or []), mode, top_k, documents)
+        # A lone surrogate (a broken paste) would make every later output of this session
+        # fail to serialise: the page would hang on this question and the next.
+        question = well_formed(question or "")
+        yield from self._answer(question, list(conversation or []), mode, top_k, documents)
 
     def regenerate(
         self,
@@ -343,7 +347,7 @@ class PageEvents:
                 settings=rating_settings(self.settings, exchange),
                 answerer=answer.answerer,
                 rating=rating,
-                comment=(comment or "").strip(),
+                comment=well_formed(comment or "").strip(),
             )
         except CiteqaError as error:
             return skip, render_messages([str(error)]), skip, skip, skip
