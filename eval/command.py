@@ -177,8 +177,8 @@ def _error(message: str) -> None:
 def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run `citeqa eval` with parsed `args`; returns the exit code.
 
-    0 on success; 1 when --gate is given and the first run fails a split's thresholds; 2 for
-    a bad QA file (one line naming the file and line), a --split with no items, --judge
+    0 on success; 1 when --gate is given and the first run fails a split's thresholds, and 1
+    (one line on stderr) for a bad QA file (naming the file and line), a --split with no items, --judge
     without an LLM endpoint, --sensitivity with several retrieval modes or --judge, an
     unreadable --compare / --thresholds file, or a --from-feedback problem. Other CiteqaErrors
     (index problems) propagate to the CLI.
@@ -192,22 +192,22 @@ def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
         thresholds = load_thresholds(args.thresholds)
     except CiteqaError as error:  # DatasetError, ReportError
         _error(str(error))
-        return 2
+        return 1
     cases = select_split(all_cases, args.split)
     if not cases:
         _error(f"{qa_path.name} has no {args.split} items")
-        return 2
+        return 1
     mode: AnswerMode = args.mode or settings.answer_mode
     modes: list[RetrievalMode] = args.retrieval or [settings.retrieval_mode]
     k: int = args.k or settings.top_k
     if args.sensitivity and (len(modes) > 1 or args.judge):
         _error("--sensitivity runs one retrieval mode without --judge (it repeats the set "
                "1 + 2 x knobs times)")
-        return 2
+        return 1
     engine = QAEngine(settings)
     if args.judge and engine.generative is None:
         _error("--judge needs an LLM endpoint: set CITEQA_LLM_BASE_URL (or OPENAI_API_KEY)")
-        return 2
+        return 1
     if args.calibrate:
         return print_calibration(engine, all_cases, k)
 
@@ -323,12 +323,12 @@ def write_feedback_drafts(args: argparse.Namespace, settings: Settings) -> int:
     db: Path = args.feedback_db or settings.data_dir / FEEDBACK_FILENAME
     if not db.is_file():
         _error(f"no feedback file at {db} (the page writes one when a reader rates an answer)")
-        return 2
+        return 1
     try:
         entries = FeedbackStore(db).list(rating=-1)
     except CiteqaError as error:  # FeedbackError
         _error(str(error))
-        return 2
+        return 1
     if not entries:
         print(f"no thumbs-down feedback in {db}; nothing written")
         return 0
@@ -340,10 +340,10 @@ def write_feedback_drafts(args: argparse.Namespace, settings: Settings) -> int:
             file.write(lines)
     except FileExistsError:
         _error(f"{out} already exists; give another --out")
-        return 2
+        return 1
     except OSError as error:
         _error(f"cannot write {out}: {error.strerror}")
-        return 2
+        return 1
     print(f"wrote {len(entries)} draft QA item(s) from thumbs-down feedback to {out}; fill in "
           "reference_answer, key_facts, evidence and section before adding them to a QA file")
     return 0
@@ -408,7 +408,7 @@ def print_calibration(
     tune = [c for c in cases if c.split == "tune"]
     if not tune:
         _error("calibration reads only tune items, and the QA set has none")
-        return 2
+        return 1
     target = out or default_model_path()
     print(calibrate(engine, tune, section_titles(engine, tune), target))
     grounded, ungrounded = support_scores(engine, tune, k)

@@ -43,6 +43,7 @@ from rag.question import (
     sanitize_question,
     swap_topic,
     topic_words,
+    well_formed,
 )
 from rag.retrieve import HybridRetriever, to_passage
 from rag.settings import Settings, load_settings
@@ -116,12 +117,6 @@ class _Loaded:
     index: Index
     retriever: HybridRetriever
     view: IndexView
-
-
-def well_formed(text: str) -> str:
-    """`text` with every lone surrogate (a broken paste, a JavaScript string) as U+FFFD: a str
-    that UTF-8, JSON encoders, SQLite and terminals all take. Valid pairs are kept."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def rewrite_follow_up(question: str, previous: str, embedder: Embedder) -> str:

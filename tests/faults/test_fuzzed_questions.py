@@ -18,9 +18,8 @@ from hypothesis import strategies as st
 
 from rag import Answer, QAEngine
 from rag.cite import MARKER
-from rag.engine import well_formed
 from rag.errors import QuestionError
-from rag.question import MAX_QUESTION_CHARS, sanitize_question
+from rag.question import MAX_QUESTION_CHARS, sanitize_question, well_formed
 
 QUESTIONS = [
     "What share of GDP did the information industry reach in 2005?",
