@@ -126,6 +126,15 @@ class Settings(BaseSettings):
     ui_concurrency: int = Field(
         default=4, ge=1, le=64, description="Answers generated at once on the page."
     )
+    # 50 MB: a long policy PDF is a few MB; past this an upload is more likely a mistake than a
+    # document, and embedding it would hold the page's ingest queue for many minutes.
+    upload_max_mb: float = Field(
+        default=50.0, gt=0, le=2048, description="Largest file the page accepts for upload, in MB."
+    )
+    upload_types: list[str] = Field(
+        default_factory=lambda: [".txt", ".md", ".html", ".pdf", ".docx"],
+        description="File types the page accepts for upload (JSON list of suffixes).",
+    )
 
     @field_validator("collection")
     @classmethod

@@ -79,10 +79,13 @@ def test_a_file_over_the_limit_is_refused_naming_its_size_and_the_limit(tmp_path
     assert not (tmp_path / "data").exists()
 
 
-def test_limits_come_from_settings_with_defaults_until_the_fields_exist() -> None:
+def test_limits_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     limits = upload_limits(load_settings())
     assert limits == UploadLimits(DEFAULT_MAX_MB, DEFAULT_TYPES)
-    assert limits.max_bytes == 50 * 1024 * 1024
+    assert limits.max_bytes == 50 * 1024 * 1024 and ".pdf" in limits.types
+    monkeypatch.setenv("CITEQA_UPLOAD_MAX_MB", "2")
+    monkeypatch.setenv("CITEQA_UPLOAD_TYPES", '["pdf"]')
+    assert upload_limits(load_settings()) == UploadLimits(2.0, (".pdf",))
 
 
 def test_removing_an_upload_touches_only_the_uploads_folder(tmp_path: Path) -> None:

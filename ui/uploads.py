@@ -20,10 +20,10 @@ from pathlib import Path
 
 from rag import CiteqaError, Settings
 
-# Defaults until rag/settings.py has the two fields (see upload_limits). 50 MB holds a
-# 1,000-page text PDF; a larger file is nearly always a scan, which has no text to index.
-DEFAULT_MAX_MB = 50.0
-DEFAULT_TYPES = (".txt", ".md", ".html", ".pdf", ".docx")
+# The settings' defaults (one source of truth: rag/settings.py says why 50 MB).
+_DEFAULTS = Settings.model_construct()
+DEFAULT_MAX_MB = float(_DEFAULTS.upload_max_mb)
+DEFAULT_TYPES = tuple(_DEFAULTS.upload_types)
 UPLOADS_FOLDER = "uploads"
 STAGING_FOLDER = ".incoming"
 # Longest name kept: file systems allow 255 bytes, and the name is also a label on the page.
@@ -48,15 +48,9 @@ class UploadLimits:
 
 
 def upload_limits(settings: Settings) -> UploadLimits:
-    """The upload limits from settings: `upload_max_mb` and `upload_types`.
-
-    TODO(lead): add `upload_max_mb: float = 50` and `upload_types: list[str] =
-    [".txt", ".md", ".html", ".pdf", ".docx"]` to rag/settings.py (CITEQA_UPLOAD_MAX_MB,
-    CITEQA_UPLOAD_TYPES); until then the defaults above apply. The only place that reads them.
-    """
-    max_mb = float(getattr(settings, "upload_max_mb", DEFAULT_MAX_MB))
-    types = getattr(settings, "upload_types", DEFAULT_TYPES)
-    return UploadLimits(max_mb, tuple(_suffix(t) for t in types))
+    """The upload limits from settings (CITEQA_UPLOAD_MAX_MB, CITEQA_UPLOAD_TYPES); the only
+    place that reads them."""
+    return UploadLimits(settings.upload_max_mb, tuple(_suffix(t) for t in settings.upload_types))
 
 
 def uploads_dir(data_dir: Path) -> Path:
