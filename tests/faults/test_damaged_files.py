@@ -70,7 +70,7 @@ SEGMENT_FILES = ("header.bin", "data_level0.bin", "length.bin", "link_lists.bin"
 KEYWORD_FILES = (
     "manifest.json", "chunk_ids.json", "doc_ids.json", "chunk_docs.npy", "terms.json",
     "structure.json", "vocab.index.json", "params.index.json", "data.csc.index.npy",
-    "indices.csc.index.npy", "indptr.csc.index.npy",
+    "indices.csc.index.npy", "indptr.csc.index.npy", "near_keys.npz",
 )
 DOCUMENTS = ("national-informatization-strategy-2006-2020", "harbour-rules")
 
