@@ -46,6 +46,7 @@ from rag.question import (
     scope_references,
     split_parts,
     topic_words,
+    without_scope,
 )
 from rag.structure import DocumentList, StructureSource, passage_lists, section_lists
 from rag.types import Passage
@@ -184,6 +185,10 @@ class Composer:
             if composed is not None:
                 return composed
             shape = "overview"
+        # "Summarise Part IV", "What does Part V say?": what a part sets out is its sections.
+        outline = self._part_outline(question, scope_references(question), retrieved)
+        if outline is not None:
+            return outline
         return self._single(question, shape, retrieved, previous_answer)
 
     def _single(
@@ -525,10 +530,29 @@ class Composer:
         if not scope or topic_words(rest) or not retrieved.passages:
             return None
         doc_id = retrieved.passages[0].doc
-        for found in section_lists(self._structure.outline(doc_id), self._structure):
+        outline = self._structure.outline(doc_id)
+        for found in section_lists(outline, self._structure):
             if found.anchor.part == scope[0].part and not scope[0].section:
                 return Composition("answer", 1.0, "list", tuple(self._enumerate(found)))
-        return None
+        # A part without a list of sections (Part I's trends, Part II's two sections): its key
+        # sentences, scored against what the part's own title says it is about.
+        named = next(
+            (
+                s for s in outline
+                if s.part == scope[0].part and (s.number == scope[0].section or not scope[0].section)
+            ),
+            None,
+        )
+        if named is None:
+            return None
+        title = named.title if scope[0].section else named.part_title
+        # The reader asked for the part itself, so this is an answer, not a decision: nothing
+        # outside the named part was searched.
+        scored = self._scored(title, retrieved.passages, self._embed_text(title), "")
+        if not scored:
+            return None
+        sentences = self._key_sentences(scored, retrieved.passages, self.policy.overview_sentences)
+        return Composition("answer", 1.0, "overview", tuple(sentences))
 
     # --- lists ---------------------------------------------------------------------------
     def _best_list(
@@ -649,7 +673,8 @@ _DOCUMENT_ALIASES = frozenset({"china", "chinese", "prc"})
 def anchors(question: str) -> list[str]:
     """What a question is anchored on: numbers and years ("2010", "4th"), and names or acronyms
     after its first word ("India", "WTO", "5G"). Frame words and the document's own aliases
-    are not anchors."""
+    are not anchors, nor is a part or section the question names ("Part VII")."""
+    question = without_scope(question)
     found = [m.group(0) for m in _NUMBER_ANCHOR.finditer(question)]
     for match in _NAME_ANCHOR.finditer(question):
         word = match.group(0)

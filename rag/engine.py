@@ -41,6 +41,7 @@ from rag.question import (
     is_follow_up,
     previous_topic,
     sanitize_question,
+    scope_references,
     swap_topic,
     topic_words,
     well_formed,
@@ -420,7 +421,14 @@ class QAEngine:
             )
         k = k or self.settings.top_k
         retrieval_mode: RetrievalMode = retrieval or self.settings.retrieval_mode
-        retrieved = self._search(searched, k, retrieval_mode, documents=searched_documents)
+        # "What does Part IV say about security?" is asked of Part IV: the search stays in the
+        # part the reader named, unless no searched document has such a part.
+        scope = scope_references(searched)
+        retrieved = self._search(searched, k, retrieval_mode, scope, documents=searched_documents)
+        if scope and not retrieved.passages:
+            named = ", ".join(f"Part {s.part}" + (f" ({s.section})" if s.section else "") for s in scope)
+            notices.append(f"No searched document has {named}; the whole text was searched.")
+            retrieved = self._search(searched, k, retrieval_mode, documents=searched_documents)
 
         checked: CheckedAnswer | None = None
         answerer = "extractive"

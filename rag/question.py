@@ -105,7 +105,8 @@ FRAME_WORDS = frozenset(
     strategy text paper part section i you we us our my your really exactly just come comes
     kind kinds type types way ways thing things example examples detail details further
     compare compared comparison contrast difference differences differ between versus vs
-    many much number main major""".split()
+    many much number main major summarise summarize summary overview outline contents cover
+    covers contain contains""".split()
 )
 _ZH_FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|此外|而且|并且)|呢[？?]?$|(它|它们|他们|这些|那些|其)")
 
@@ -265,7 +266,8 @@ def compared_items(question: str) -> list[str]:
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
 _PART_REFERENCE = re.compile(
     r"\bpart\s+(?P<part>[ivx]+|\d{1,2})\b(?:\s*,?\s*(?:section\s*)?\(?(?P<section>\d{1,2})\))?"
-    r"|\b(?P<part2>[IVX]+)\s*\((?P<section2>\d{1,2})\)",
+    r"|\b(?P<part2>[IVX]+)\s*\((?P<section2>\d{1,2})\)"
+    r"|\bsection\s*\(?(?P<section3>\d{1,2})\)?\s+(?:of|in)\s+part\s+(?P<part3>[ivx]+|\d{1,2})\b",
     re.IGNORECASE,
 )
 
@@ -286,15 +288,23 @@ def scope_references(question: str) -> list[ScopeReference]:
     """The parts/sections a question names, in order ("compare Part IV and Part V")."""
     found: list[ScopeReference] = []
     for match in _PART_REFERENCE.finditer(question):
-        raw = (match["part"] or match["part2"] or "").lower()
+        raw = (match["part"] or match["part2"] or match["part3"] or "").lower()
         number = int(raw) if raw.isdigit() else _ROMAN.get(raw)
         if number is None:
             continue
         numeral = next(k for k, v in _ROMAN.items() if v == number).upper()
-        reference = ScopeReference(numeral, match["section"] or match["section2"] or "")
+        reference = ScopeReference(
+            numeral, match["section"] or match["section2"] or match["section3"] or ""
+        )
         if reference not in found:
             found.append(reference)
     return found
+
+
+def without_scope(question: str) -> str:
+    """The question with its part/section references taken out ("Part VII", "IV (2)"): they
+    name where to look, not what the text must contain."""
+    return _PART_REFERENCE.sub(" ", question)
 
 
 # --- spelling ------------------------------------------------------------------------------

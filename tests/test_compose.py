@@ -78,6 +78,29 @@ def test_a_comparison_cites_both_parts(engine: QAEngine) -> None:
     assert {"IV", "V"} <= set(cited_parts(answer))
 
 
+def test_a_named_part_alone_is_answered_by_what_that_part_sets_out(engine: QAEngine) -> None:
+    # A part with a list of sections: its sections, each cited.
+    summary = engine.ask("Summarise Part VII.")
+    assert len(items(summary)) == 9 and all(p.section.startswith("VII (") for p in summary.citations)
+    # A part without one (Part I's trends): its key sentences, answered, cited only to Part I.
+    part_one = engine.ask("What does Part I say?")
+    assert not part_one.refused and not part_one.caveat
+    claims = [s for s in part_one.sentences if s.kind == "claim"]
+    assert len(claims) >= 2 and set(cited_parts(part_one)) == {"I"}
+    # One section, named the way readers write it.
+    section = engine.ask("What does section (8) of Part IV say?")
+    assert section.citations and {p.section.split(" ", 2)[:2] == ["IV", "(8)"] for p in section.citations} == {True}
+
+
+def test_a_question_about_a_topic_in_a_named_part_is_searched_in_that_part(engine: QAEngine) -> None:
+    answer = engine.ask("What does Part VII say about talent?")
+    assert answer.citations and set(cited_parts(answer)) == {"VII"}
+    # A part the document does not have is said, and the whole text is searched instead.
+    missing = engine.ask("What does Part IX say about talent?")
+    assert any("Part IX" in notice for notice in missing.notices)
+    assert missing.citations
+
+
 def test_an_overview_draws_several_cited_sentences_from_the_best_section(engine: QAEngine) -> None:
     answer = engine.ask("What does it say about the digital divide?")
     claims = [s for s in answer.sentences if s.kind == "claim"]

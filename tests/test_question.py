@@ -108,6 +108,8 @@ def test_parts_of_multi_part_and_comparison_questions() -> None:
     assert split_parts("What are the aims and tasks of X?") == ["What are the aims and tasks of X?"]
     assert compared_items("Compare Part IV and Part V") == ["Part IV", "Part V"]
     assert [s.label for s in scope_references("compare part 4 with IV (2)")] == ["IV", "IV (2)"]
+    assert [s.label for s in scope_references("What does section (8) of Part IV say?")] == ["IV (8)"]
+    assert [s.label for s in scope_references("section 3 in part ii")] == ["II (3)"]
 
 
 CORPUS_WORDS = {"strategy": 20, "government": 30, "organization": 2, "shape": 5, "information": 9}
