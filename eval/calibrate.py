@@ -104,15 +104,17 @@ def training_rows(cases: Sequence[Case], section_titles: dict[str, str]) -> list
     return unique
 
 
-def features_of(engine: QAEngine, rows: Sequence[Row]) -> np.ndarray:
-    vectors = []
+def features_of(engine: QAEngine, rows: Sequence[Row]) -> tuple[np.ndarray, list[Row]]:
+    """The feature vectors of the rows the decision is made for, and those rows. A question
+    naming only a part ("Summarise Part IV") is answered by the part itself, with no
+    decision, so it has no features and teaches the model nothing."""
+    vectors, kept = [], []
     for row in rows:
-        composition = engine.answerability(row.question)
-        features = composition.features
-        if features is None:
-            raise ValueError(f"no features for {row.question!r}")
-        vectors.append(features.vector())
-    return np.vstack(vectors)
+        features = engine.answerability(row.question).features
+        if features is not None:
+            vectors.append(features.vector())
+            kept.append(row)
+    return np.vstack(vectors), kept
 
 
 def cross_validated(x: np.ndarray, y: np.ndarray, groups: Sequence[str], l2: float) -> np.ndarray:
@@ -148,8 +150,7 @@ def curve_table(p: np.ndarray, rows: Sequence[Row]) -> str:
 def calibrate(engine: QAEngine, cases: Sequence[Case], section_titles: dict[str, str], out: Path) -> str:
     """Fit on tune, write the model to `out`, return a Markdown report (curve, weights)."""
     engine = engine.with_policy(replace(engine.policy, answerability=AnswerabilityModel.neutral()))
-    rows = training_rows(cases, section_titles)
-    x = features_of(engine, rows)
+    x, rows = features_of(engine, training_rows(cases, section_titles))
     y = np.array([r.answerable for r in rows], dtype=np.float64)
     groups = [r.group for r in rows]
     report = [f"Training rows: {sum(r.kind == 'answerable' for r in rows)} answerable tune, "

@@ -190,6 +190,12 @@ def _inline_items(passage: Passage, start: int, end: int) -> list[ListItem]:
     items: list[ListItem] = []
     position = 0
     pieces = re.split(r"(;\s+|,\s+(?:and\s+)?|\s+and\s+(?=[^,;]+[.!?]?$))", body)
+    if len(pieces) >= 3 and pieces[-2].strip() == "and" and (
+        len(pieces[-3].split()) < 2 or len(pieces[-1].strip(" .!?").split()) < 2
+    ):
+        # "…, security and reliability.": an "and" between single words joins one item's
+        # two words, not the list's last two items.
+        pieces[-3:] = ["".join(pieces[-3:])]
     for index in range(0, len(pieces), 2):
         raw = pieces[index]
         item = raw.strip().rstrip(".!?;:").strip()

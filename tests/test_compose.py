@@ -41,6 +41,15 @@ def test_a_count_is_answered_by_counting_the_structure(engine: QAEngine) -> None
     }
 
 
+def test_an_inline_list_keeps_a_last_item_joined_by_and(engine: QAEngine) -> None:
+    # "…, integrating the military and the people, security and reliability.": seven
+    # principles, the last one two words joined by "and"; asked with a verb ("set out") the
+    # list's lead-in does not use.
+    answer = engine.ask("How many strategic principles does the strategy set out?")
+    assert not answer.refused and "7 (seven)" in answer.answer
+    assert items(answer)[-2:] == ["integrating the military and the people", "security and reliability"]
+
+
 def test_an_ordinal_list_is_enumerated_in_full(engine: QAEngine) -> None:
     answer = engine.ask("What are the main problems?")
     assert len(items(answer)) == 6
