@@ -71,11 +71,14 @@ _ASKS_NUMBER = re.compile(
     r"|per ?cent|%)",
     re.IGNORECASE,
 )
-# "Who …", "Which ministry/office/body …": a named body or person is asked for.
+# "Who …", "Which ministry/office/body …": a named body or person is asked for. Plural kinds
+# ("which organisations and people", "which institutions") ask for kinds of actor, which a
+# policy text names generically ("enterprises, individuals and social organizations"), so
+# they ask for no name; countries are always named.
 _ASKS_ENTITY = re.compile(
-    r"^\W*who\b|\b(which|what)\s+(foreign\s+)?(ministry|ministries|department|office|agency|body"
-    r"|bodies|organi[sz]ations?|institutions?|authority|committee|bureau|person|official|leader"
-    r"|unit|countries|country|nations?|companies|company|firms?|universit(y|ies))\b",
+    r"^\W*who\b|\b(which|what)\s+(foreign\s+)?(ministry|ministries|department|office|offices"
+    r"|agency|body|organi[sz]ation|institution|authority|committee|bureau|person|official"
+    r"|leader|unit|countries|country|nations?|company|firm|university)\b",
     re.IGNORECASE,
 )
 # A named body: capitalised words ending in (or holding) a word for an organisation, not at
@@ -102,6 +105,8 @@ _YEAR = re.compile(r"(?<![-\d])(?:1[89]|20)\d\d(?![-\ds’'])")
 _BULLET = re.compile(r"^\s*[–—•*-]\s+")
 _SPACE = re.compile(r"\s+")
 _FRAME_STEMS = content_words(" ".join(FRAME_WORDS))
+# The ordinal that opens a list inside its lead-in sentence ("… manifested as: first,").
+_FIRST_ORDINAL = re.compile(r"\s*\bfirst(ly)?\s*[,:]?\s*$", re.IGNORECASE)
 _NUMBER_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty"
@@ -612,18 +617,32 @@ class Composer:
         dropped when its items cannot be found), so no answer ends in a dangling lead-in."""
         sentences: list[ComposedSentence] = []
         for s in chosen:
-            if not s.text.rstrip().endswith(":"):
-                sentences.append(self._quote(s, passages))
-                continue
             passage = passages[s.passage_index]
-            section = self._structure.section_passages(passage.doc, passage.section)
-            lists = [
-                lst for lst in passage_lists(passage, section)
-                if lst.kind in ("block", "ordinal") and s.start <= lst.items[0].start
-            ]
-            if not lists:
-                continue
-            sentences.append(self._quote(s, passages))
+            if not s.text.rstrip().endswith(":"):
+                opened = self._opened_list(s, passage)
+                if opened is None:
+                    sentences.append(self._quote(s, passages))
+                    continue
+                # "…are mainly manifested as: first, thought and understanding …": the lead-in
+                # is quoted up to its list, then every item, not just the first.
+                lead_end = opened.items[0].start
+                lead = passage.text[s.start - passage.start : lead_end - passage.start]
+                lead = _FIRST_ORDINAL.sub("", lead).rstrip()
+                sentences.append(
+                    ComposedSentence(
+                        _tidy(lead), (passage,), ((s.start - passage.start, s.start - passage.start + len(lead)),)
+                    )
+                )
+                lists = [opened]
+            else:
+                section = self._structure.section_passages(passage.doc, passage.section)
+                lists = [
+                    lst for lst in passage_lists(passage, section)
+                    if lst.kind in ("block", "ordinal") and s.start <= lst.items[0].start
+                ]
+                if not lists:
+                    continue
+                sentences.append(self._quote(s, passages))
             for item in lists[0].items[: self.policy.max_list_items]:
                 sentences.append(
                     ComposedSentence(
@@ -634,6 +653,15 @@ class Composer:
                     )
                 )
         return sentences
+
+    def _opened_list(self, s: ScoredSentence, passage: Passage) -> DocumentList | None:
+        """The ordinal list ("first, … second, …") whose first item starts inside sentence
+        `s`, if any: the sentence is then its lead-in."""
+        section = self._structure.section_passages(passage.doc, passage.section)
+        for found in passage_lists(passage, section):
+            if found.kind == "ordinal" and len(found.items) >= 2 and s.start < found.items[0].start < s.end:
+                return found
+        return None
 
     def _quote(self, s: ScoredSentence, passages: Sequence[Passage]) -> ComposedSentence:
         passage = passages[s.passage_index]

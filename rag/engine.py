@@ -45,6 +45,7 @@ from rag.question import (
     swap_topic,
     topic_words,
     well_formed,
+    without_scope,
 )
 from rag.retrieve import HybridRetriever, to_passage
 from rag.settings import Settings, load_settings
@@ -427,8 +428,14 @@ class QAEngine:
         retrieved = self._search(searched, k, retrieval_mode, scope, documents=searched_documents)
         if scope and not retrieved.passages:
             named = ", ".join(f"Part {s.part}" + (f" ({s.section})" if s.section else "") for s in scope)
-            notices.append(f"No searched document has {named}; the whole text was searched.")
             retrieved = self._search(searched, k, retrieval_mode, documents=searched_documents)
+            if not topic_words(without_scope(searched)):
+                # "What does Part VI cover?" asks about nothing but a part the text lacks.
+                notices.append(f"No searched document has {named}.")
+                refusal = Composition("refuse", 0.0, "overview")
+                yield self._from_composition(refusal, searched, original, retrieved, notices, started)
+                return
+            notices.append(f"No searched document has {named}; the whole text was searched.")
 
         checked: CheckedAnswer | None = None
         answerer = "extractive"

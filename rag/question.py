@@ -239,7 +239,25 @@ def split_parts(question: str) -> list[str]:
     tail = question[position:].strip(" ,;")
     if tail:
         parts.append(tail)
+    parts = [piece for part in parts for piece in _split_at_second_part(part)]
     return [p for p in parts if topic_words(p)] or [question]
+
+
+def _split_at_second_part(question: str) -> list[str]:
+    """"What does Part II say about problems and Part III about principles?" asks two things,
+    one per part; "What do Part IV and Part V say about e-government?" asks one thing of two
+    parts. Split at the "and" before the second part only when both sides have a topic."""
+    references = list(_PART_REFERENCE.finditer(question))
+    if len(references) < 2:
+        return [question]
+    joint = list(re.finditer(r",?\s+and\s+", question[references[0].end() : references[1].start()]))
+    if not joint:
+        return [question]
+    cut = references[0].end() + joint[-1].start()
+    left, right = question[:cut], question[references[0].end() + joint[-1].end() :]
+    if topic_words(without_scope(left)) and topic_words(without_scope(right)):
+        return [left.strip(" ,;"), right.strip(" ,;")]
+    return [question]
 
 
 _COMPARED = re.compile(

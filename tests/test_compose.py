@@ -50,6 +50,31 @@ def test_an_inline_list_keeps_a_last_item_joined_by_and(engine: QAEngine) -> Non
     assert items(answer)[-2:] == ["integrating the military and the people", "security and reliability"]
 
 
+def test_a_lead_in_sharing_its_sentence_with_the_first_item_brings_every_item(engine: QAEngine) -> None:
+    # II (3): "…mainly manifested as: first, thought and understanding needs to be raised."
+    # Quoting that sentence alone gave one problem of six.
+    answer = engine.ask("What does Part II say about problems?")
+    assert len(items(answer)) == 6 and items(answer)[-1].startswith("Structural and mechanism reform")
+    lead = next(s for s in answer.sentences if s.kind == "claim")
+    assert lead.text.rstrip(":").endswith("manifested as")
+
+
+def test_a_part_the_document_lacks_is_said_not_answered_from_elsewhere(engine: QAEngine) -> None:
+    answer = engine.ask("What does Part VI cover?")
+    assert answer.refused and not answer.citations
+    assert any("Part VI" in notice for notice in answer.notices)
+
+
+def test_kinds_of_actor_asked_for_are_not_a_missing_name(engine: QAEngine) -> None:
+    # "Which organisations and people …" is answered by kinds ("enterprises, individuals and
+    # other social organizations"), not by a capitalised body.
+    answer = engine.ask(
+        "Which organisations and people should be encouraged to take part in not-for-profit use of "
+        "information resources?"
+    )
+    assert not answer.refused and "individuals" in answer.answer
+
+
 def test_an_ordinal_list_is_enumerated_in_full(engine: QAEngine) -> None:
     answer = engine.ask("What are the main problems?")
     assert len(items(answer)) == 6

@@ -109,6 +109,11 @@ def test_parts_of_multi_part_and_comparison_questions() -> None:
     assert compared_items("Compare Part IV and Part V") == ["Part IV", "Part V"]
     assert [s.label for s in scope_references("compare part 4 with IV (2)")] == ["IV", "IV (2)"]
     assert [s.label for s in scope_references("What does section (8) of Part IV say?")] == ["IV (8)"]
+    # Two parts, each with its own topic, are two questions; two parts sharing one are one.
+    assert split_parts("What does Part II say about problems and Part III about principles?") == [
+        "What does Part II say about problems", "Part III about principles?"
+    ]
+    assert len(split_parts("What do Part IV and Part V say about e-government?")) == 1
     assert [s.label for s in scope_references("section 3 in part ii")] == ["II (3)"]
 
 
