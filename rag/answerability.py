@@ -33,9 +33,13 @@ class AnswerabilityFeatures:
     ("spam" for "junk mail", "farmers" for "rural") in the first release.
 
     best_cosine    the best sentence's cosine with the question: meaning, robust to wording (+)
-    missing_anchor 1 when the question is anchored on something specific that no retrieved
-                   passage contains: a year or number ("by 2010", "the 4th Plenum"), a name
-                   or acronym ("India", "5G", "WTO")                                       (−)
+    missing_anchor 1 when the question is anchored on a name or acronym that no retrieved
+                   passage contains ("India", "5G", "WTO")                                 (−)
+    missing_number 1 when it is anchored on a year or number no retrieved passage contains
+                   ("until 2025", "the 4th Plenum"). Apart from names because a changed
+                   year is the commonest look-alike and nearly always decisive, while a
+                   missing name is often the reader's word for something the text calls
+                   otherwise                                                               (−)
     missing_value  1 when the question asks for a date, a quantity or a named body and no
                    relevant sentence holds one ("How much…", "Which ministry…")           (−)
     agreement      share of keyword top-5 passages also in the dense top-5: both rankers
@@ -50,6 +54,7 @@ class AnswerabilityFeatures:
 
     best_cosine: float
     missing_anchor: float
+    missing_number: float
     missing_value: float
     agreement: float
     structure: float
@@ -63,7 +68,7 @@ class AnswerabilityFeatures:
         return [f.name for f in fields(cls)]
 
 
-SIGNS = (1, -1, -1, 1, 1, 0)
+SIGNS = (1, -1, -1, -1, 1, 1, 0)
 
 
 @dataclass(frozen=True)

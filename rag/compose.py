@@ -277,7 +277,7 @@ class Composer:
         passages = retrieved.passages
         best = scored[0] if scored else None
         held = " ".join(p.text for p in passages).lower()
-        missing_anchor = any(not _holds(held, anchor) for anchor in anchors(question))
+        missing = [anchor for anchor in anchors(question) if not _holds(held, anchor)]
         counted = (
             shape == "count"
             and document_list is not None
@@ -290,7 +290,8 @@ class Composer:
         agreement = len(dense & keyword) / 5 if dense and keyword else 0.0
         return AnswerabilityFeatures(
             best_cosine=best.cosine if best else 0.0,
-            missing_anchor=float(missing_anchor),
+            missing_anchor=float(any(not a[0].isdigit() for a in missing)),
+            missing_number=float(any(a[0].isdigit() for a in missing)),
             missing_value=missing_value,
             agreement=agreement,
             structure=document_list[1] if document_list is not None else 0.0,
