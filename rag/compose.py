@@ -505,8 +505,11 @@ class Composer:
             if scope and not topic_words(re.sub(r"(?i)\bpart\s+\w+|\bsection\s+\w+", "", part_question)):
                 shape = "overview"  # "Part IV" alone: what that part says
             retrieved = retrieve_part(part_question, scope)
+            # What earlier parts said is not said again ("What is the digital divide, and how
+            # will it be narrowed?" quoted the same problem sentence under both).
+            said = " ".join([previous_answer, *(s.text for s in sentences)])
             composed = self._part_outline(part_question, scope, retrieved) or self._single(
-                part_question, shape, retrieved, previous_answer
+                part_question, shape, retrieved, said
             )
             compositions.append(composed)
             label = _part_label(part, scope)

@@ -135,6 +135,12 @@ def test_a_question_about_a_topic_in_a_named_part_is_searched_in_that_part(engin
     assert missing.citations
 
 
+def test_a_multi_part_answer_does_not_say_the_same_sentence_under_two_parts(engine: QAEngine) -> None:
+    answer = engine.ask("What is the digital divide and how will it be narrowed?")
+    claims = [s.text for s in answer.sentences if s.kind in ("claim", "item")]
+    assert answer.answer.count("On “") == 2 and len(claims) == len(set(claims)) >= 3
+
+
 def test_an_overview_draws_several_cited_sentences_from_the_best_section(engine: QAEngine) -> None:
     answer = engine.ask("What does it say about the digital divide?")
     claims = [s for s in answer.sentences if s.kind == "claim"]
