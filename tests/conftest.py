@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from ingest.embed import Matrix, MiniLMEmbedder
 from rag import QAEngine, Settings, load_settings
@@ -184,3 +185,28 @@ def serve(engine: QAEngine, settings: Settings) -> Iterator[str]:
 def page_url(engine: QAEngine, settings: Settings) -> Iterator[str]:
     with serve(engine, settings) as url:
         yield url
+
+
+# --- the page's browser --------------------------------------------------------------------
+# Debian's chromium (Playwright cannot download browsers here), one per test module.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from eval.command import add_eval_arguments, run_eval_command
-from eval.dataset import DatasetError, bundled_qa_path, load_cases
+from eval.command import run_eval_command
+from eval.dataset import DatasetError, load_cases
 from eval.report import load_results
 from rag import AnswerPolicy, Passage, Settings, load_settings
 from rag.feedback import FeedbackStore
+from tests.test_eval_runner import parse, write_qa
 
 # Two tune items (one unanswerable), a held-out list question and its follow-up, a held-out
 # multi-part and a held-out unanswerable one.
 SIX_IDS = ("q001", "q128", "h005", "h006", "h036", "h086")
-
-
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="citeqa eval")
-    add_eval_arguments(parser)
-    return parser.parse_args(argv)
-
-
-def write_qa(path: Path, case_ids: Sequence[str]) -> Path:
-    lines = [line for line in bundled_qa_path().read_text(encoding="utf-8").splitlines()
-             if line.strip() and json.loads(line)["id"] in case_ids]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 # --- --split ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page
 
 from ingest.embed import MiniLMEmbedder
 from rag import QAEngine, load_settings
@@ -27,17 +27,6 @@ from tests.openai_server import ScriptedChatServer
 # pandas 3 deprecations on every event: third-party noise, not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 GDP_QUESTION = "What share of GDP did the information industry reach in 2005?"
 OBJECTIVES_QUESTION = "What are the strategic objectives for 2020?"
@@ -91,16 +80,6 @@ def model_page_url(
     engine.warm_up()
     with serve(engine, settings) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def open_page(browser: Browser, url: str) -> Iterator[Visit]:

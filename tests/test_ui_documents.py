@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from ingest.embed import MiniLMEmbedder
 from rag import QAEngine, Settings, load_settings
@@ -29,8 +29,6 @@ from rag.feedback import FEEDBACK_FILENAME, FeedbackStore
 from tests.conftest import REPO, serve
 from tests.openai_server import ScriptedChatServer
 from tests.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     GDP_QUESTION,
     WAIT_MS,
     Visit,
@@ -109,15 +107,6 @@ def url(page_engine: QAEngine, page_settings: Settings) -> Iterator[str]:
     with serve(page_engine, page_settings) as served:
         yield served
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def visit_page(browser: Browser, url: str, **context: object) -> Iterator[Visit]:

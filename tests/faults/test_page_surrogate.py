@@ -13,9 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser
 
-from tests.test_ui_browser import GDP_QUESTION, OBJECTIVES_QUESTION, Visit, browser, open_page
-
-__all__ = ["browser"]  # the module-scoped Chromium of tests/test_ui_browser.py, used here too
+from tests.test_ui_browser import GDP_QUESTION, OBJECTIVES_QUESTION, Visit, open_page
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
