@@ -39,6 +39,7 @@ from rag.question import (
     QuestionShape,
     ScopeReference,
     compared_items,
+    is_chinese,
     is_follow_up,
     leans_on_pronoun,
     previous_topic,
@@ -48,7 +49,13 @@ from rag.question import (
     topic_words,
     without_scope,
 )
-from rag.structure import DocumentList, StructureSource, passage_lists, section_lists
+from rag.structure import (
+    DocumentList,
+    OutlineSection,
+    StructureSource,
+    passage_lists,
+    section_lists,
+)
 from rag.types import Passage
 
 # A sentence gives the value asked for only if it is about the question's topic: at least this
@@ -105,6 +112,15 @@ _YEAR = re.compile(r"(?<![-\d])(?:1[89]|20)\d\d(?![-\ds’'])")
 _BULLET = re.compile(r"^\s*[–—•*-]\s+")
 _SPACE = re.compile(r"\s+")
 _FRAME_STEMS = content_words(" ".join(FRAME_WORDS))
+# A question about the document as a whole ("What is this document about?", "How many parts
+# does the strategy have?", "Summarise it"), once it has no topic of its own.
+_ABOUT_THE_DOCUMENT = re.compile(
+    r"\b(document|strategy|text|paper|parts|structure|structured|organi[sz]ed|overview|outline"
+    r"|summar\w*|about|cover|covers|contents?)\b",
+    re.IGNORECASE,
+)
+# A numbered part ("IV"), as opposed to the Notice, Preamble or Signatures.
+_PART_NUMERAL = re.compile(r"[IVXL]+")
 # The ordinal that opens a list inside its lead-in sentence ("… manifested as: first,").
 _FIRST_ORDINAL = re.compile(r"\s*\bfirst(ly)?\s*[,:]?\s*$", re.IGNORECASE)
 _NUMBER_WORDS = (
@@ -190,6 +206,16 @@ class Composer:
             if composed is not None:
                 return composed
             shape = "overview"
+        if (
+            not topic_words(question)
+            and _ABOUT_THE_DOCUMENT.search(question)
+            and not is_chinese(question)
+            and retrieved.passages
+        ):
+            # "What is this document about?", "How many parts does it have?": its outline.
+            parts = self._document_parts(retrieved.passages[0].doc)
+            if parts:
+                return Composition("answer", 1.0, "list", tuple(parts))
         # "Summarise Part IV", "What does Part V say?": what a part sets out is its sections.
         outline = self._part_outline(question, scope_references(question), retrieved)
         if outline is not None:
@@ -529,6 +555,31 @@ class Composer:
         return Composition(
             decision, probability, "multi", tuple(sentences), answered[0].features, tuple(compositions)
         )
+
+    def _document_parts(self, doc_id: str) -> list[ComposedSentence]:
+        """The document's numbered parts, each cited to where it begins, after a sentence that
+        counts them; empty for a document without numbered parts."""
+        first_of_part: dict[str, OutlineSection] = {}
+        for section in self._structure.outline(doc_id):
+            if _PART_NUMERAL.fullmatch(section.part) and section.part not in first_of_part:
+                first_of_part[section.part] = section
+        items: list[ComposedSentence] = []
+        for part, section in first_of_part.items():
+            passages = self._structure.section_passages(doc_id, section.path)
+            if not passages:
+                continue
+            first = passages[0]
+            heading = first.text.split("\n", 1)[0]
+            # The part's own heading line when the passage opens with it, else the heading above.
+            end = len(heading) if section.part_title[:20] in heading else 0
+            items.append(
+                ComposedSentence(f"Part {part}: {section.part_title.strip().rstrip('.')}", (first,), ((0, end),), item=True)
+            )
+        if len(items) < 2:
+            return []
+        title = items[0].cites[0].doc_title
+        count = f"{len(items)} ({_count_word(len(items))})"
+        return [ComposedSentence(f"“{title}” has {count} numbered parts:", (), (), heading=True), *items]
 
     def _part_outline(
         self, part_question: str, scope: Sequence[ScopeReference], retrieved: Retrieved

@@ -106,7 +106,8 @@ FRAME_WORDS = frozenset(
     kind kinds type types way ways thing things example examples detail details further
     compare compared comparison contrast difference differences differ between versus vs
     many much number main major summarise summarize summary overview outline contents cover
-    covers contain contains set sets out lay lays laid listed named outlined""".split()
+    covers contain contains set sets out lay lays laid listed named outlined parts structure
+    structured organised organized""".split()
 )
 _ZH_FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|此外|而且|并且)|呢[？?]?$|(它|它们|他们|这些|那些|其)")
 

@@ -126,6 +126,17 @@ def test_a_named_part_alone_is_answered_by_what_that_part_sets_out(engine: QAEng
     assert section.citations and {p.section.split(" ", 2)[:2] == ["IV", "(8)"] for p in section.citations} == {True}
 
 
+@pytest.mark.parametrize(
+    "question", ["What is this document about?", "How many parts does the strategy have?", "Summarise the strategy"]
+)
+def test_a_question_about_the_whole_document_is_answered_by_its_parts(engine: QAEngine, question: str) -> None:
+    answer = engine.ask(question)
+    assert "6 (six) numbered parts" in answer.answer
+    assert items(answer)[0].startswith("Part I: The basic trends") and items(answer)[-1].startswith("Part VII:")
+    # each part cited to where it begins, in document order
+    assert [p.section.split()[0] for p in answer.citations] == ["I", "II", "III", "IV", "V", "VII"]
+
+
 def test_a_question_about_a_topic_in_a_named_part_is_searched_in_that_part(engine: QAEngine) -> None:
     answer = engine.ask("What does Part VII say about talent?")
     assert answer.citations and set(cited_parts(answer)) == {"VII"}
