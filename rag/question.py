@@ -336,9 +336,11 @@ _SPELLING_VARIANTS = (
     ("ogue", "og"), ("mme", "m"), ("lled", "led"), ("lling", "ling"),
 )
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
-# Shorter words are left alone: at four letters one edit reaches too many real words
-# ("spam" → "span").
-MIN_CORRECTED_LENGTH = 5
+# Shorter words are left alone. A four-letter word is corrected only to a word of the corpus
+# one edit away ("rual" → "rural"), never by the general English speller: at four letters one
+# edit reaches too many real words ("spam" → "span"; "spam" is English, so it stays anyway).
+MIN_CORRECTED_LENGTH = 4
+GENERAL_SPELLER_MIN_LENGTH = 5
 
 
 def _variants(word: str) -> list[str]:
@@ -376,11 +378,12 @@ def correct_spelling(
 
     `frequency(word)` is how often the corpus uses a lower-case word. A word is left alone when
     the corpus uses it, when it is an English word (pyspellchecker's dictionary: "share" is
-    not a misspelling of the corpus's "shape"), or when it is shorter than
-    MIN_CORRECTED_LENGTH. Otherwise it becomes, in this order: a British/American variant the
+    not a misspelling of the corpus's "shape"), when it is an acronym, or when it is shorter
+    than MIN_CORRECTED_LENGTH. Otherwise it becomes, in this order: a British/American variant the
     corpus uses ("organisation" → "organization"), or that English has ("prioritise" →
     "prioritize"), a corpus word one edit away used at least
-    twice ("stratgey" → "strategy"), or pyspellchecker's English correction.
+    twice ("stratgey" → "strategy", "rual" → "rural"), or pyspellchecker's English correction
+    (words of GENERAL_SPELLER_MIN_LENGTH letters or more).
     """
     corrections: list[tuple[str, str]] = []
 
@@ -389,6 +392,8 @@ def correct_spelling(
         word = written.lower()
         if len(word) < MIN_CORRECTED_LENGTH or word in FRAME_WORDS or frequency(word) > 0:
             return written
+        if written.isupper():
+            return written  # an acronym ("NATO") is a name, not a misspelling
         english = _english()
         if english.known([word]):
             return written
@@ -398,7 +403,7 @@ def correct_spelling(
         if not candidates:
             candidates = [w for w in _edits1(word) if frequency(w) >= 2]
         best = max(candidates, key=lambda w: (frequency(w), w)) if candidates else None
-        if best is None:
+        if best is None and len(word) >= GENERAL_SPELLER_MIN_LENGTH:
             suggestion = english.correction(word)
             best = suggestion if suggestion and suggestion != word else None
         if best is None:

@@ -117,7 +117,9 @@ def test_parts_of_multi_part_and_comparison_questions() -> None:
     assert [s.label for s in scope_references("section 3 in part ii")] == ["II (3)"]
 
 
-CORPUS_WORDS = {"strategy": 20, "government": 30, "organization": 2, "shape": 5, "information": 9}
+CORPUS_WORDS = {
+    "strategy": 20, "government": 30, "organization": 2, "shape": 5, "information": 9, "rural": 40,
+}
 
 
 @pytest.mark.parametrize(
@@ -126,7 +128,10 @@ CORPUS_WORDS = {"strategy": 20, "government": 30, "organization": 2, "shape": 5,
         ("What is the stratgey?", "What is the strategy?"),
         ("goverment organisation", "government organization"),
         ("What share of GDP?", "What share of GDP?"),  # an English word is not a typo of "shape"
-        ("What about spam?", "What about spam?"),  # too short to touch
+        ("What about spam?", "What about spam?"),  # an English word, left alone
+        ("plans for rual areas", "plans for rural areas"),  # four letters: a corpus word one edit away
+        ("Tell me about NATO", "Tell me about NATO"),  # an acronym is a name
+        ("What about zorb?", "What about zorb?"),  # four letters, no corpus word near: left alone
     ],
 )
 def test_spelling_is_read_against_the_corpus_and_english(question: str, expected: str) -> None:
