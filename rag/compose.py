@@ -263,7 +263,9 @@ class Composer:
             if matched is not None:
                 return self._enumerate(matched)
             key = self._key_sentences(scored, passages, policy.overview_sentences)
-            return [_as_item(s) for s in key] if len(key) > 1 else key
+            if len(key) < 2 or any(s.item for s in key):
+                return key  # one sentence, or a lead-in already followed by its own items
+            return [_as_item(s) for s in key]
         if shape == "overview":
             return self._key_sentences(scored, passages, policy.overview_sentences)
         if shape == "explain":
@@ -644,6 +646,7 @@ class Composer:
             return None
         policy = self.policy
         question_words = content_words(question) - _FRAME_STEMS
+        corpus_words = frozenset(w for w in question_words if self._terms.document_frequency(w) > 0)
         best: tuple[DocumentList, float] | None = None
         for candidate in candidates:
             label_words = content_words(candidate.label)
@@ -656,8 +659,10 @@ class Composer:
             score = policy.cosine_weight * cosine + (1 - policy.cosine_weight) * overlap
             # "What are the objectives for national defence?" is about one item, not the list
             # of objectives: the more of the question's words the label leaves unexplained,
-            # the less the list is the answer.
-            score *= 1.0 - policy.list_focus_penalty * (1.0 - overlap)
+            # the less the list is the answer. Only words the document uses can name such an
+            # item; a word it never uses is the reader's own ("goals" for its "objectives").
+            explained = self._evidence.weighted_share(corpus_words, in_label) if corpus_words else 1.0
+            score *= 1.0 - policy.list_focus_penalty * (1.0 - explained)
             if scope and candidate.kind == "sections":
                 # The reader named the part: its own sections are the list they mean.
                 score = max(score, policy.structure_min_cosine)
