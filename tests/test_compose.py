@@ -41,6 +41,13 @@ def test_a_count_is_answered_by_counting_the_structure(engine: QAEngine) -> None
     }
 
 
+def test_a_list_asked_for_in_the_readers_own_words_is_still_found(engine: QAEngine) -> None:
+    # The document says "objectives", never "goals".
+    answer = engine.ask("What are the strategy's goals for 2020?")
+    assert "9 (nine)" in answer.answer and len(items(answer)) == 9
+    assert {p.section for p in answer.citations} == {"III (2) Strategic objectives"}
+
+
 def test_an_inline_list_keeps_a_last_item_joined_by_and(engine: QAEngine) -> None:
     # "…, integrating the military and the people, security and reliability.": seven
     # principles, the last one two words joined by "and"; asked with a verb ("set out") the
