@@ -50,10 +50,12 @@ from rag.question import (
     without_scope,
 )
 from rag.structure import (
+    RUN_IN_WORDS,
     DocumentList,
     OutlineSection,
     StructureSource,
     passage_lists,
+    section_leads,
     section_lists,
 )
 from rag.types import Passage
@@ -64,8 +66,6 @@ from rag.types import Passage
 HOLDER_TOPIC_SHARE = 0.5
 # … or half that in the best sentence's own passage, which is about the topic already.
 HOLDER_TOPIC_SHARE_SAME_PASSAGE = 0.25
-# A sentence this short (in words) that opens a paragraph is a run-in heading, not an answer.
-RUN_IN_WORDS = 12
 CAVEAT_LEAD = "The document does not say this directly; the closest it comes is:"
 
 # "When" asks for a date as the question's first word or in "by when"; mid-sentence ("what
@@ -633,6 +633,10 @@ class Composer:
         seen: set[tuple[str, int]] = set()
         for doc_id, path in dict.fromkeys((p.doc, p.section) for p in passages):
             section = self._structure.section_passages(doc_id, path)
+            leads = section_leads(section)
+            if leads is not None and (leads.kind, leads.items[0].start) not in seen:
+                seen.add((leads.kind, leads.items[0].start))
+                candidates.append(leads)
             for passage in section:
                 for found in passage_lists(passage, section):
                     key = (found.kind, found.items[0].start)

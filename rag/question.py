@@ -180,7 +180,9 @@ _LIST = re.compile(
     r"^\W*(what|which)\s+(are|were)\s+(the\s+|its\s+|their\s+|some\s+(of\s+the\s+)?)?"
     r"|^\W*(list|name|enumerate|outline|give)\b|\b(what|which)\s+(kinds|types|sorts)\s+of\b"
     r"|\b(main|key|major|six|nine|seven|five|four|three|all\s+the)\s+\w+s\b"
-    r"|\bset\s+out\b|\blay\s+out\b|有哪些|哪些|列出",
+    r"|\bset\s+out\b|\blay\s+out\b|有哪些|哪些|列出"
+    # "Which areas …", "What problems …": a plural noun asked for by which/what.
+    r"|^\W*(what|which)\s+(?!(does|is|was|has|this|its|us)\b)[a-z]*[^s\W]s\b",
     re.IGNORECASE,
 )
 _OVERVIEW = re.compile(

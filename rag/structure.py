@@ -36,7 +36,10 @@ class StructureSource(Protocol):
     def section_passages(self, doc_id: str, path: str) -> Sequence[Passage]: ...
 
 
-ListKind = Literal["sections", "inline", "ordinal", "block", "dashes"]
+ListKind = Literal["sections", "inline", "ordinal", "block", "dashes", "leads"]
+# A sentence this short that opens a paragraph is a run-in heading ("Move community
+# informatization forward."): it names what the paragraph is about.
+RUN_IN_WORDS = 12
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,26 @@ def passage_lists(passage: Passage, section_passages: Sequence[Passage] = ()) ->
     if len(dashes) >= 2:
         found.append(DocumentList("dashes", heading, tuple(dashes), passage))
     return found
+
+
+def section_leads(section: Sequence[Passage]) -> DocumentList | None:
+    """A section whose paragraphs mostly open with a run-in heading lists its topics: IV (4)
+    "Promote social informatization" is education and research, healthcare, employment and
+    social security, community. The items are the paragraphs' first sentences; None when
+    fewer than three paragraphs, or fewer than three in four open with a short sentence."""
+    if not section:
+        return None
+    first = section[0]
+    heading = first.text.split("\n", 1)[0]
+    # A repeated paragraph (IV (3) holds two near-copies) is one topic, listed once.
+    items: list[ListItem] = []
+    for item in _block_items(first, section, len(heading)):
+        if all(item.text != kept.text for kept in items):
+            items.append(item)
+    short = [item for item in items if len(item.text.split()) <= RUN_IN_WORDS]
+    if len(items) < 3 or 4 * len(short) < 3 * len(items):
+        return None
+    return DocumentList("leads", _section_title(first.section), tuple(items), first, title=first.section)
 
 
 def _section_title(path: str) -> str:

@@ -48,6 +48,13 @@ def test_a_list_asked_for_in_the_readers_own_words_is_still_found(engine: QAEngi
     assert {p.section for p in answer.citations} == {"III (2) Strategic objectives"}
 
 
+def test_a_sections_run_in_headings_are_its_list(engine: QAEngine) -> None:
+    # IV (4)'s four paragraphs open with short headings; "which areas" asks for them.
+    answer = engine.ask("Which areas does social informatization cover?")
+    assert len(items(answer)) == 4 and items(answer)[-1] == "Move community informatization forward"
+    assert {p.section for p in answer.citations} == {"IV (4) Promote social informatization"}
+
+
 def test_an_inline_list_keeps_a_last_item_joined_by_and(engine: QAEngine) -> None:
     # "…, integrating the military and the people, security and reliability.": seven
     # principles, the last one two words joined by "and"; asked with a verb ("set out") the

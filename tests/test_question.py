@@ -97,6 +97,9 @@ def test_the_new_topic_of_a_what_about_follow_up() -> None:
         ("Why does it call informatization urgent?", "explain"),
         ("What share of GDP did the information industry reach in 2005?", "fact"),
         ("In what year was the conference held?", "fact"),
+        ("Which areas does social informatization cover?", "list"),  # which + a plural noun
+        ("What progress has been made?", "fact"),  # "progress" is not a plural
+        ("What does it say?", "overview"),
     ],
 )
 def test_question_shapes(question: str, shape: str) -> None:
