@@ -533,6 +533,14 @@ class Composer:
             if scope and not topic_words(re.sub(r"(?i)\bpart\s+\w+|\bsection\s+\w+", "", part_question)):
                 shape = "overview"  # "Part IV" alone: what that part says
             retrieved = retrieve_part(part_question, scope)
+            if not scope:
+                # "the guarantee measures" names Part VII by its title: search that part.
+                scope = self._part_named_by(part, retrieved)
+                if scope:
+                    # Within the part, what is asked of it is the shared topic; with none, the
+                    # part itself is asked for (as "Part VII" would be).
+                    part_question = shared or f"Part {scope[0].part}"
+                    retrieved = retrieve_part(part_question, scope)
             # What earlier parts said is not said again ("What is the digital divide, and how
             # will it be narrowed?" quoted the same problem sentence under both).
             said = " ".join([previous_answer, *(s.text for s in sentences)])
@@ -557,6 +565,18 @@ class Composer:
         return Composition(
             decision, probability, "multi", tuple(sentences), answered[0].features, tuple(compositions)
         )
+
+    def _part_named_by(self, item: str, retrieved: Retrieved) -> list[ScopeReference]:
+        """The part whose title holds every content word of `item` (two at least: "the
+        strategic focus" is Part IV, "The strategic focus of our country's …"), in the best
+        retrieved document; [] when none does."""
+        words = content_words(item) - _FRAME_STEMS
+        if len(words) < 2 or not retrieved.passages:
+            return []
+        for section in self._structure.outline(retrieved.passages[0].doc):
+            if _PART_NUMERAL.fullmatch(section.part) and words <= content_words(section.part_title):
+                return [ScopeReference(section.part, "")]
+        return []
 
     def _document_parts(self, doc_id: str) -> list[ComposedSentence]:
         """The document's numbered parts, each cited to where it begins, after a sentence that

@@ -279,8 +279,16 @@ def compared_items(question: str) -> list[str]:
     pairs = [(match["a"], match["b"]), (match["c"], match["d"]), (match["e"], match["f"])]
     for first, second in pairs:
         if first and second:
+            # "Compare what A and B say about X": X is asked of both, so it is not part of B
+            # (the caller adds the words no item holds to each item's question).
+            second = _SAYS_ABOUT.split(second, maxsplit=1)[0]
+            first = _WHAT_OR_HOW.sub("", first)
             return [first.strip(), second.strip()]
     return []
+
+
+_SAYS_ABOUT = re.compile(r"\s+(?:say|says|said|do|does)\s+(?:about|on|regarding|concerning)\s+", re.IGNORECASE)
+_WHAT_OR_HOW = re.compile(r"^\s*(?:what|how)\s+", re.IGNORECASE)
 
 
 # "Part IV", "part 4", "section IV (2)", "IV (8)", "section 8 of part IV".

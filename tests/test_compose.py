@@ -166,6 +166,16 @@ def test_a_multi_part_answer_does_not_say_the_same_sentence_under_two_parts(engi
     assert answer.answer.count("On “") == 2 and len(claims) == len(set(claims)) >= 3
 
 
+def test_a_comparison_of_parts_named_by_their_titles_searches_each_part(engine: QAEngine) -> None:
+    # "the strategic focus" is Part IV's title, "the guarantee measures" Part VII's; what is
+    # asked of both ("informatization talent") is searched in each.
+    answer = engine.ask(
+        "Compare what the strategic focus and the guarantee measures say about informatization talent"
+    )
+    assert answer.answer.count("On “") == 2
+    assert {p.section[:6] for p in answer.citations} == {"IV (9)", "VII (7"}
+
+
 def test_an_overview_draws_several_cited_sentences_from_the_best_section(engine: QAEngine) -> None:
     answer = engine.ask("What does it say about the digital divide?")
     claims = [s for s in answer.sentences if s.kind == "claim"]

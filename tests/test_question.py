@@ -110,6 +110,8 @@ def test_parts_of_multi_part_and_comparison_questions() -> None:
     assert split_parts("What is X, and how will Y be done?") == ["What is X", "how will Y be done?"]
     assert split_parts("What are the aims and tasks of X?") == ["What are the aims and tasks of X?"]
     assert compared_items("Compare Part IV and Part V") == ["Part IV", "Part V"]
+    # what is asked of both items belongs to neither
+    assert compared_items("Compare what A plans and B plans say about talent") == ["A plans", "B plans"]
     assert [s.label for s in scope_references("compare part 4 with IV (2)")] == ["IV", "IV (2)"]
     assert [s.label for s in scope_references("What does section (8) of Part IV say?")] == ["IV (8)"]
     # Two parts, each with its own topic, are two questions; two parts sharing one are one.
