@@ -52,8 +52,10 @@ from rag.question import (
 from rag.structure import (
     RUN_IN_WORDS,
     DocumentList,
-    OutlineSection,
+    ListItem,
     StructureSource,
+    document_parts,
+    is_numbered_part,
     passage_lists,
     section_leads,
     section_lists,
@@ -119,8 +121,6 @@ _ABOUT_THE_DOCUMENT = re.compile(
     r"|summar\w*|about|cover|covers|contents?)\b",
     re.IGNORECASE,
 )
-# A numbered part ("IV"), as opposed to the Notice, Preamble or Signatures.
-_PART_NUMERAL = re.compile(r"[IVXL]+")
 # The ordinal that opens a list inside its lead-in sentence ("… manifested as: first,").
 _FIRST_ORDINAL = re.compile(r"\s*\bfirst(ly)?\s*[,:]?\s*$", re.IGNORECASE)
 _NUMBER_WORDS = (
@@ -490,15 +490,7 @@ class Composer:
             ]
         else:
             sentences = [ComposedSentence(_list_intro(document_list, len(document_list.items)), (), (), heading=True)]
-        sentences += [
-            ComposedSentence(
-                item.text,
-                (item.passage,),
-                ((item.start - item.passage.start, item.end - item.passage.start),),
-                item=True,
-            )
-            for item in items
-        ]
+        sentences += [_item_sentence(item) for item in items]
         hidden = len(document_list.items) - len(items)
         if hidden > 0:
             sentences.append(ComposedSentence(f"… and {hidden} more.", (), (), heading=True))
@@ -574,34 +566,19 @@ class Composer:
         if len(words) < 2 or not retrieved.passages:
             return []
         for section in self._structure.outline(retrieved.passages[0].doc):
-            if _PART_NUMERAL.fullmatch(section.part) and words <= content_words(section.part_title):
+            if is_numbered_part(section.part) and words <= content_words(section.part_title):
                 return [ScopeReference(section.part, "")]
         return []
 
     def _document_parts(self, doc_id: str) -> list[ComposedSentence]:
         """The document's numbered parts, each cited to where it begins, after a sentence that
         counts them; empty for a document without numbered parts."""
-        first_of_part: dict[str, OutlineSection] = {}
-        for section in self._structure.outline(doc_id):
-            if _PART_NUMERAL.fullmatch(section.part) and section.part not in first_of_part:
-                first_of_part[section.part] = section
-        items: list[ComposedSentence] = []
-        for part, section in first_of_part.items():
-            passages = self._structure.section_passages(doc_id, section.path)
-            if not passages:
-                continue
-            first = passages[0]
-            heading = first.text.split("\n", 1)[0]
-            # The part's own heading line when the passage opens with it, else the heading above.
-            end = len(heading) if section.part_title[:20] in heading else 0
-            items.append(
-                ComposedSentence(f"Part {part}: {section.part_title.strip().rstrip('.')}", (first,), ((0, end),), item=True)
-            )
-        if len(items) < 2:
+        parts = document_parts(self._structure.outline(doc_id), self._structure)
+        if not parts:
             return []
-        title = items[0].cites[0].doc_title
-        count = f"{len(items)} ({_count_word(len(items))})"
-        return [ComposedSentence(f"“{title}” has {count} numbered parts:", (), (), heading=True), *items]
+        count = f"{len(parts)} ({_count_word(len(parts))})"
+        intro = f"“{parts[0].passage.doc_title}” has {count} numbered parts:"
+        return [ComposedSentence(intro, (), (), heading=True), *map(_item_sentence, parts)]
 
     def _part_outline(
         self, part_question: str, scope: Sequence[ScopeReference], retrieved: Retrieved
@@ -727,15 +704,7 @@ class Composer:
                 if not lists:
                     continue
                 sentences.append(self._quote(s, passages))
-            for item in lists[0].items[: self.policy.max_list_items]:
-                sentences.append(
-                    ComposedSentence(
-                        item.text,
-                        (item.passage,),
-                        ((item.start - item.passage.start, item.end - item.passage.start),),
-                        item=True,
-                    )
-                )
+            sentences += [_item_sentence(item) for item in lists[0].items[: self.policy.max_list_items]]
         return sentences
 
     def _opened_list(self, s: ScoredSentence, passage: Passage) -> DocumentList | None:
@@ -829,6 +798,12 @@ def _tidy(text: str) -> str:
 def _normal(text: str) -> str:
     text = re.sub(r"\[\d+(?:\s*,\s*\d+)*\]", "", text)
     return _SPACE.sub(" ", text.replace("’", "'")).strip().lower()
+
+
+def _item_sentence(item: ListItem) -> ComposedSentence:
+    """A list item as an answer line, citing the span it quotes in its passage."""
+    start, end = item.start - item.passage.start, item.end - item.passage.start
+    return ComposedSentence(item.text, (item.passage,), ((start, end),), item=True)
 
 
 def _as_item(sentence: ComposedSentence) -> ComposedSentence:

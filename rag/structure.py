@@ -95,15 +95,11 @@ def section_lists(outline: Sequence[OutlineSection], passages_of: StructureSourc
         children = [s for s in sections if s.number]
         if len(children) < 2:
             continue
-        items: list[ListItem] = []
-        for child in children:
-            passages = passages_of.section_passages(child.doc_id, child.path)
-            if passages:
-                first = passages[0]
-                # Chunks begin with their section's heading line: the item quotes it.
-                heading = first.text.split("\n", 1)[0]
-                end = first.start + len(heading) if child.title[:20] in heading else first.start
-                items.append(ListItem(_clean_title(child.title), first, first.start, end))
+        items = [
+            item
+            for child in children
+            if (item := _heading_item(_clean_title(child.title), child.title, child, passages_of))
+        ]
         intro = next((s for s in sections if not s.number), None)
         intro_passages = passages_of.section_passages(intro.doc_id, intro.path) if intro else ()
         anchor = intro_passages[0] if intro_passages else items[0].passage if items else None
@@ -126,6 +122,45 @@ def section_lists(outline: Sequence[OutlineSection], passages_of: StructureSourc
             label = f"{label}. {lead_in.strip()}"
         lists.append(DocumentList("sections", label, tuple(items), anchor, title))
     return lists
+
+
+def document_parts(outline: Sequence[OutlineSection], passages_of: StructureSource) -> list[ListItem]:
+    """The document's numbered parts in order ("Part IV: The strategic focus …"), each cited
+    to where it begins; [] for a document with fewer than two (the Notice, Preamble and
+    Signatures are not numbered parts)."""
+    first_of_part: dict[str, OutlineSection] = {}
+    for section in outline:
+        if is_numbered_part(section.part) and section.part not in first_of_part:
+            first_of_part[section.part] = section
+    items = [
+        item
+        for part, section in first_of_part.items()
+        if (item := _heading_item(f"Part {part}: {_clean_title(section.part_title)}", section.part_title, section, passages_of))
+    ]
+    return items if len(items) >= 2 else []
+
+
+def is_numbered_part(part: str) -> bool:
+    """"IV" is a numbered part; "Notice", "Preamble" and "Signatures" are not."""
+    return _PART_NUMERAL.fullmatch(part) is not None
+
+
+_PART_NUMERAL = re.compile(r"[IVXL]+")
+
+
+def _heading_item(
+    text: str, title: str, section: OutlineSection, passages_of: StructureSource
+) -> ListItem | None:
+    """An item naming `section`, cited to its first passage: chunks begin with their
+    section's heading line, so the item quotes that line when it carries `title`, else points
+    at the heading above the passage (start == end). None for a section without passages."""
+    passages = passages_of.section_passages(section.doc_id, section.path)
+    if not passages:
+        return None
+    first = passages[0]
+    heading = first.text.split("\n", 1)[0]
+    end = first.start + len(heading) if title[:20] in heading else first.start
+    return ListItem(text, first, first.start, end)
 
 
 def passage_lists(passage: Passage, section_passages: Sequence[Passage] = ()) -> list[DocumentList]:
