@@ -427,7 +427,7 @@ class QAEngine:
         scope = scope_references(searched)
         retrieved = self._search(searched, k, retrieval_mode, scope, documents=searched_documents)
         if scope and not retrieved.passages:
-            named = ", ".join(f"Part {s.part}" + (f" ({s.section})" if s.section else "") for s in scope)
+            named = ", ".join(f"Part {s.label}" for s in scope)
             retrieved = self._search(searched, k, retrieval_mode, documents=searched_documents)
             if not topic_words(without_scope(searched)):
                 # "What does Part VI cover?" asks about nothing but a part the text lacks.
